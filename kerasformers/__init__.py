@@ -1,3 +1,9 @@
-"""kerasformers: Transformer networks for Keras 3."""
+"""kerasformers: Transformer networks for Keras 3.
+
+Layers live in `kerasformers.layers` and are re-exported here.
+"""
 
 __version__ = "0.1.0"
+
+from kerasformers import layers  # noqa: E402
+from kerasformers.layers import *  # noqa: E402,F401,F403
