@@ -13,8 +13,8 @@ class TransformerBlock(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads,
-        hidden_dim,
+        num_heads=None,
+        hidden_dim=None,
         key_dim=None,
         value_dim=None,
         dropout=0.0,

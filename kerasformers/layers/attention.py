@@ -28,7 +28,8 @@ class MultiHeadAttention(keras.layers.Layer):
     For self-attention the three input projections run as one fused matmul.
     Without dropout and without returned scores the layer calls
     `keras.ops.dot_product_attention` (the backend's fused kernel); otherwise it
-    computes the probabilities explicitly. Softmax is always computed in
+    computes the probabilities explicitly (also when `value_dim != key_dim`,
+    which the JAX kernel does not support). Softmax is always computed in
     float32, also under a `mixed_bfloat16` or `mixed_float16` policy. A query
     row with no visible key (fully masked) gets an all-zero attention row, never
     NaN, on every path.
@@ -95,7 +96,7 @@ class MultiHeadAttention(keras.layers.Layer):
 
     def __init__(
         self,
-        num_heads,
+        num_heads=None,
         key_dim=None,
         value_dim=None,
         dropout=0.0,
@@ -218,7 +219,8 @@ class MultiHeadAttention(keras.layers.Layer):
     def _attend(self, q, k, v, mask, training, return_scores):
         """q `(b, t, n, kd)`, k `(b, s, n, kd)`, v `(b, s, n, vd)`, mask `(b|1, t|1, s)`."""
         use_dropout = self.dropout > 0 and training
-        fused_ok = not (return_scores or use_dropout)
+        # jax's fused kernel needs equal key and value head sizes.
+        fused_ok = not (return_scores or use_dropout) and self._key_head_dim == self._value_head_dim
         if fused_ok:
             mask4 = None if mask is None else ops.expand_dims(mask, 1)  # (b, 1, t, s)
             out = ops.dot_product_attention(q, k, v, mask=mask4, scale=self._scale)

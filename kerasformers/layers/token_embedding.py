@@ -1,0 +1,174 @@
+"""Token embedding plus position information: the input layer of a Transformer."""
+
+import math
+
+import keras
+from keras import ops
+
+from kerasformers.layers._validation import (
+    check_positive_int,
+    check_rank,
+    reject_unknown_kwargs,
+)
+from kerasformers.layers.positional_encoding import (
+    LearnedPositionalEmbedding,
+    SinusoidalPositionalEncoding,
+    _check_max_length,
+    _check_positive_number,
+)
+
+POSITIONAL_OPTIONS = ("learned", "sinusoidal")
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class TokenAndPositionEmbedding(keras.layers.Layer):
+    """Embeds token ids and adds position information.
+
+    `token_embedding(ids) * (sqrt(embedding_dim) if scale_embeddings else 1)
+    + positions`, where the positions come from a `LearnedPositionalEmbedding`
+    (`positional="learned"`) or a `SinusoidalPositionalEncoding`
+    (`positional="sinusoidal"`, no weights). With `positional="learned"` and
+    `scale_embeddings=False` the weights are laid out as in
+    `keras_hub.layers.TokenAndPositionEmbedding(vocabulary_size,
+    sequence_length=max_length, embedding_dim)` (token table, then position
+    table), so `layer.set_weights(hub.get_weights())` copies one.
+
+    With `mask_zero=True`, id 0 is padding: the output carries a boolean Keras
+    mask `ids != 0` (True = real token) that downstream layers (attention,
+    pooling, losses) receive. Sequences longer than `max_length` raise a
+    `ValueError` for both kinds of positions.
+
+    The token embedding is exposed as `layer.token_embedding` (a
+    `keras.layers.Embedding`, created in `build()`), e.g. to tie it to the
+    output projection.
+
+    Args:
+        vocabulary_size: int. Number of token ids.
+        max_length: int. Longest sequence (including `start_index`) accepted.
+        embedding_dim: int. Size of each embedding vector.
+        positional: `"learned"` or `"sinusoidal"`. Defaults to `"learned"`.
+        scale_embeddings: bool. Multiply the token embeddings by
+            `sqrt(embedding_dim)` before adding positions (Vaswani et al.
+            2017, section 3.4). Defaults to False.
+        mask_zero: bool. Treat id 0 as padding and emit a mask. Defaults to
+            False.
+        embeddings_initializer: initializer of the token table. Defaults to
+            `"uniform"`.
+        positions_initializer: initializer of the learned position table.
+            Defaults to `"glorot_uniform"`.
+        max_wavelength: positive number. Longest wavelength of the sinusoidal
+            positions (unused with `"learned"`). Defaults to `10000`.
+        **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
+
+    Call arguments:
+        inputs: int token ids `(batch, length)`.
+        start_index: int or scalar int tensor. Position of the first token,
+            for cached decoding. Defaults to `0`.
+
+    Returns:
+        `(batch, length, embedding_dim)` in the layer's compute dtype, with a
+        Keras mask if `mask_zero=True`.
+
+    Example:
+    >>> embed = TokenAndPositionEmbedding(vocabulary_size=100, max_length=16, embedding_dim=8, mask_zero=True)
+    >>> ids = keras.ops.convert_to_tensor([[5, 7, 0, 0]])
+    >>> tuple(embed(ids).shape)
+    (1, 4, 8)
+    >>> keras.ops.convert_to_numpy(embed.compute_mask(ids)).tolist()
+    [[True, True, False, False]]
+
+    References:
+        Vaswani et al., "Attention Is All You Need", 2017, sections 3.4-3.5.
+        Devlin et al., "BERT: Pre-training of Deep Bidirectional Transformers
+        for Language Understanding", 2019.
+    """
+
+    def __init__(
+        self,
+        vocabulary_size,
+        max_length,
+        embedding_dim,
+        positional="learned",
+        scale_embeddings=False,
+        mask_zero=False,
+        embeddings_initializer="uniform",
+        positions_initializer="glorot_uniform",
+        max_wavelength=10000,
+        **kwargs,
+    ):
+        reject_unknown_kwargs(type(self), kwargs)
+        super().__init__(**kwargs)
+        self.vocabulary_size = check_positive_int("vocabulary_size", vocabulary_size)
+        self.max_length = check_positive_int("max_length", max_length)
+        self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
+        if positional not in POSITIONAL_OPTIONS:
+            raise ValueError(
+                f"`positional` must be one of {', '.join(repr(o) for o in POSITIONAL_OPTIONS)}. "
+                f"Received: positional={positional!r}"
+            )
+        self.positional = positional
+        self.scale_embeddings = bool(scale_embeddings)
+        self.mask_zero = bool(mask_zero)
+        self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
+        self.positions_initializer = keras.initializers.get(positions_initializer)
+        self.max_wavelength = _check_positive_number("max_wavelength", max_wavelength)
+        self.supports_masking = True
+
+    def _check_shape(self, shape, start_index=0):
+        name = type(self).__name__
+        check_rank(name, "inputs", shape, 2)
+        _check_max_length(name, self.max_length, shape[1], start_index)
+
+    def build(self, input_shape):
+        self._check_shape(input_shape)
+        # Fresh initializer objects, so that seeded initializers are not shared.
+        self.token_embedding = keras.layers.Embedding(
+            self.vocabulary_size,
+            self.embedding_dim,
+            embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer),
+            mask_zero=self.mask_zero,
+            dtype=self.dtype_policy,
+            name="token_embedding",
+        )
+        self.token_embedding.build(input_shape)
+        if self.positional == "learned":
+            self.position_embedding = LearnedPositionalEmbedding(
+                self.max_length,
+                initializer=keras.initializers.serialize(self.positions_initializer),
+                dtype=self.dtype_policy,
+                name="position_embedding",
+            )
+        else:
+            self.position_embedding = SinusoidalPositionalEncoding(
+                self.max_wavelength, dtype=self.dtype_policy, name="position_embedding"
+            )
+        self.position_embedding.build((*input_shape, self.embedding_dim))
+
+    def call(self, inputs, start_index=0):  # (batch, length) int ids
+        self._check_shape(inputs.shape, start_index)
+        tokens = self.token_embedding(inputs)  # (batch, length, embedding_dim)
+        if self.scale_embeddings:
+            tokens = tokens * ops.cast(math.sqrt(self.embedding_dim), tokens.dtype)
+        return tokens + self.position_embedding(tokens, start_index=start_index)
+
+    def compute_mask(self, inputs, mask=None):
+        if not self.mask_zero:
+            return mask
+        return ops.not_equal(inputs, 0)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape, self.embedding_dim)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "max_length": self.max_length,
+            "embedding_dim": self.embedding_dim,
+            "positional": self.positional,
+            "scale_embeddings": self.scale_embeddings,
+            "mask_zero": self.mask_zero,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+            "positions_initializer": keras.initializers.serialize(self.positions_initializer),
+            "max_wavelength": self.max_wavelength,
+        }
