@@ -1,0 +1,34 @@
+"""Every Python snippet in README.md runs, and the set-up commands are what CI runs."""
+
+import pathlib
+import re
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_has_snippets():
+    assert len(SNIPPETS) >= 4
+
+
+@pytest.mark.parametrize("index", range(len(SNIPPETS)))
+def test_readme_snippet_runs(index, capsys):
+    namespace = {"__name__": f"readme_snippet_{index}"}
+    exec(compile(SNIPPETS[index], f"README.md[python snippet {index}]", "exec"), namespace)
+    # Printed results stated in a "# ..." comment right after print(...) must match.
+    printed = capsys.readouterr().out.strip().splitlines()
+    expected = re.findall(r"^print\(.*\)[ \t]*#[ \t]*(.+)$", SNIPPETS[index], flags=re.M)
+    expected += re.findall(r"^print\(.*\)\n#\s*([\[(].+)$", SNIPPETS[index], flags=re.M)
+    for line in expected:
+        assert line.strip() in printed, f"README says {line!r}, snippet printed {printed!r}"
+
+
+def test_ci_runs_the_readme_commands():
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert "<!-- install -->" in ci and "<!-- test -->" in ci
+    for marker in ("install", "test"):
+        block = re.search(rf"<!-- {marker} -->\n```bash\n(.+?)\n```\n<!-- /{marker} -->", README, flags=re.S)
+        assert block, f"README lacks its {marker} command block"
