@@ -96,7 +96,7 @@ def _position_angles(positions, frequencies):
     exact = ops.mod(ops.mod(p, scale) * fixed[None, :], scale)  # (length, n)
     turns_of_p = ops.cast(exact, "float32") / float(scale) + ops.cast(p, "float32") * remainder
     turns_of_p = turns_of_p - ops.round(turns_of_p)  # in [-0.5, 0.5]
-    return ops.cast(p, 'float32') * np.asarray(frequencies, 'float32')[None]
+    return turns_of_p * (2.0 * np.pi)
 
 
 def _positions(length, start_index):

@@ -56,6 +56,17 @@ def bfloat16_output(factory, sample, **call_kwargs):
     return out
 
 
+def compiled(fn):
+    """`fn` compiled by the backend (XLA), so that `start_index` arrives as a traced tensor."""
+    if helpers.BACKEND == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    return tf.function(fn, jit_compile=True)
+
+
 def check_trains_through(factory, sample, add_input):
     """A weightless layer inside `Dense -> layer` passes gradients: a jit-compiled fit step moves Dense."""
     inputs = keras.Input(shape=(None, *sample.shape[2:]))
@@ -400,3 +411,23 @@ class TestRotaryEmbedding:
         q = keras.ops.ones((2, 6, 4, 8))  # (batch, length, heads, head_dim)
         assert tuple(rope(q).shape) == (2, 6, 4, 8)
         assert float(keras.ops.max(keras.ops.abs(rope(q)[:, 0] - q[:, 0]))) == 0.0
+
+
+# ============================================================ all three
+@pytest.mark.parametrize(
+    "factory, shape",
+    [
+        (SinusoidalPositionalEncoding, (1, 3, 6)),
+        (lambda: LearnedPositionalEmbedding(max_length=10), (1, 3, 6)),
+        (RotaryEmbedding, (1, 3, 2, 6)),
+    ],
+    ids=["sinusoidal", "learned", "rotary"],
+)
+def test_traced_start_index_in_compiled_function_equals_python_int(factory, shape):
+    layer = factory()
+    x = RNG.normal(size=shape).astype("float32")
+    expected = to_numpy(layer(x, start_index=4))
+    step = compiled(lambda inputs, index: layer(inputs, start_index=index))
+    actual = to_numpy(step(ops.convert_to_tensor(x), ops.convert_to_tensor(4, "int32")))
+    np.testing.assert_allclose(actual, expected, atol=1e-6)
+    assert not np.allclose(to_numpy(step(ops.convert_to_tensor(x), ops.convert_to_tensor(0, "int32"))), expected)
