@@ -7,3 +7,10 @@ __version__ = "0.1.0"
 
 from kerasformers import layers  # noqa: E402
 from kerasformers.layers import *  # noqa: E402,F401,F403
+from kerasformers import models  # noqa: E402
+from kerasformers.models import (  # noqa: E402,F401
+    TransformerClassifier,
+    TransformerLanguageModel,
+    TransformerSeq2Seq,
+    VisionTransformer,
+)

@@ -265,8 +265,8 @@ class MultiHeadAttention(keras.layers.Layer):
             key = value
         elif key_mask is None:
             key_mask = masks_lib.get_keras_mask(key)
-        for x in (query, value, key):
-            masks_lib.set_keras_mask(x, None)
+        # Unlike keras.layers.MultiHeadAttention we never strip the inputs' Keras masks:
+        # an encoder output feeds the cross-attention of every decoder layer.
 
         # (batch, target_length, ...) layout and dtypes.
         query = ops.cast(query, self.compute_dtype)

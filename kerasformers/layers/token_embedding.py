@@ -64,6 +64,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         inputs: int token ids `(batch, length)`.
         start_index: int or scalar int tensor. Position of the first token,
             for cached decoding. Defaults to `0`.
+        reverse: bool. When True, `inputs` are hidden states
+            `(batch, length, embedding_dim)` and the call returns
+            `inputs @ token_embeddings^T`, logits `(batch, length,
+            vocabulary_size)`: the output projection tied to the input
+            embedding (Press & Wolf 2017; Vaswani et al. 3.4).
 
     Returns:
         `(batch, length, embedding_dim)` in the layer's compute dtype, with a
@@ -144,7 +149,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.position_embedding.build((*input_shape, self.embedding_dim))
 
-    def call(self, inputs, start_index=0):  # (batch, length) int ids
+    def call(self, inputs, start_index=0, reverse=False):  # (batch, length) int ids
+        if reverse:  # (batch, length, embedding_dim) -> (batch, length, vocabulary_size)
+            return ops.matmul(inputs, ops.transpose(ops.cast(self.token_embedding.embeddings, inputs.dtype)))
         self._check_shape(inputs.shape, start_index)
         tokens = self.token_embedding(inputs)  # (batch, length, embedding_dim)
         if self.scale_embeddings:
@@ -152,12 +159,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return tokens + self.position_embedding(tokens, start_index=start_index)
 
     def compute_mask(self, inputs, mask=None):
-        if not self.mask_zero:
-            return mask
+        if not self.mask_zero or "int" not in keras.backend.standardize_dtype(inputs.dtype):
+            return mask  # no new mask for the reverse (output projection) call
         return ops.not_equal(inputs, 0)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)
+
+    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+        shape = (*inputs.shape[:-1], self.vocabulary_size) if reverse else self.compute_output_shape(inputs.shape)
+        return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
     def get_config(self):
         return {

@@ -232,3 +232,12 @@ def test_wrong_rank_and_shapes():
         layer(np.ones((1, 3, 8), "float32"), attention_mask=np.ones((1, 3, 4), bool))
     with pytest.raises(ValueError, match=r"query_mask.shape=\(1, 5\)"):
         layer(np.ones((1, 3, 8), "float32"), query_mask=np.ones((1, 5), bool))
+
+
+def test_inputs_keep_their_keras_masks():
+    """keras.layers.MultiHeadAttention strips them; a decoder stack then loses the
+    encoder padding mask after its first layer. Ours leaves its inputs alone."""
+    query = masked(rng(11).normal(size=(2, 3, 8)).astype("float32"), np.array([[1, 1, 0], [1, 1, 1]], bool))
+    source = masked(rng(12).normal(size=(2, 4, 8)).astype("float32"), np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool))
+    MultiHeadAttention(num_heads=2)(query, source)
+    assert query._keras_mask is not None and source._keras_mask is not None

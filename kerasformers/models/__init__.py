@@ -1,0 +1,7 @@
+"""Task models: functional `keras.Model` subclasses with presets."""
+
+from kerasformers.models.classifier import TransformerClassifier
+from kerasformers.models.language_model import TransformerLanguageModel
+from kerasformers.models.presets import TEXT_PRESETS, VISION_PRESETS
+from kerasformers.models.seq2seq import TransformerSeq2Seq
+from kerasformers.models.vit import VisionTransformer

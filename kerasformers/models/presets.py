@@ -1,0 +1,67 @@
+"""Named model sizes: the paper's base/big and CPU-sized presets.
+
+`from_preset(name, **overrides)` on every task model looks its name up here.
+"""
+
+# Vaswani et al. 2017, Table 3: base (N=6, d_model=512, d_ff=2048, h=8,
+# P_drop=0.1) and big (d_model=1024, d_ff=4096, h=16, P_drop=0.3).
+TEXT_PRESETS = {
+    "transformer_base": dict(num_layers=6, model_dim=512, hidden_dim=2048, num_heads=8, dropout=0.1),
+    "transformer_big": dict(num_layers=6, model_dim=1024, hidden_dim=4096, num_heads=16, dropout=0.3),
+    # CPU-sized: trains in minutes on two cores.
+    "small": dict(num_layers=4, model_dim=256, hidden_dim=1024, num_heads=4, dropout=0.1),
+    "tiny": dict(num_layers=2, model_dim=128, hidden_dim=512, num_heads=4, dropout=0.1),
+}
+
+# Dosovitskiy et al. 2021, Table 1 (ViT-Base), and CPU-sized presets.
+VISION_PRESETS = {
+    "vit_base": dict(num_layers=12, model_dim=768, hidden_dim=3072, num_heads=12, dropout=0.1),
+    "small": dict(num_layers=6, model_dim=192, hidden_dim=768, num_heads=3, dropout=0.1),
+    "tiny": dict(num_layers=4, model_dim=64, hidden_dim=128, num_heads=4, dropout=0.1),
+}
+
+
+def seq2seq_presets():
+    """Text presets with `num_layers` split into encoder and decoder depths."""
+    presets = {}
+    for name, preset in TEXT_PRESETS.items():
+        preset = dict(preset)
+        layers = preset.pop("num_layers")
+        presets[name] = {**preset, "num_encoder_layers": layers, "num_decoder_layers": layers}
+    return presets
+
+
+class PresetMixin:
+    """Adds `from_preset(name, **overrides)` to a model class with a `presets` dict."""
+
+    presets = {}
+
+    @classmethod
+    def from_preset(cls, name, **overrides):
+        """Builds the model with a named size; keyword arguments override it.
+
+        Raises:
+            ValueError: for an unknown name, listing the known ones.
+        """
+        if name not in cls.presets:
+            raise ValueError(
+                f"Unknown preset {name!r} for {cls.__name__}. Known presets: {', '.join(sorted(cls.presets))}"
+            )
+        return cls(**{**cls.presets[name], **overrides})
+
+
+class TaskModel(PresetMixin):
+    """Config plumbing of the functional task models: `from_config` is `cls(**config)`."""
+
+    def _set_config(self, **config):
+        """Stores every constructor argument, as an attribute and for `get_config`."""
+        self._constructor_config = dict(config)
+        for key, value in config.items():
+            setattr(self, key, value)
+
+    def get_config(self):
+        return {"name": self.name, "trainable": self.trainable, **self._constructor_config}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
