@@ -77,8 +77,8 @@ def check_symbolic_shapes(factory, sample, call_kwargs=None):
 def check_fit_step(factory, sample, jit_compile=False, call_kwargs=None):
     """One `fit` step runs and changes the layer's trainable weights."""
     model = functional_model(factory, sample, call_kwargs)
-    out_shape = keras.tree.flatten(model.outputs)[0].shape
-    target = np.random.default_rng(0).normal(size=(sample.shape[0], *sample.shape[1:2], *out_shape[2:]))
+    out_shape = keras.tree.flatten(model.predict(sample, verbose=0))[0].shape
+    target = np.random.default_rng(0).normal(size=out_shape)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", jit_compile=jit_compile)
     before = [to_numpy(w) for w in model.trainable_weights]
     history = model.fit(sample, target.astype("float32"), epochs=1, batch_size=len(sample), verbose=0)

@@ -230,3 +230,14 @@ def test_start_index_tensor():
     tokens = to_numpy(layer.token_embedding.embeddings)
     out = layer(IDS[:, :2], start_index=ops.convert_to_tensor(6, "int32"))
     np.testing.assert_allclose(to_numpy(out), tokens[IDS[:, :2]] + positions[None, 6:8], atol=1e-6)
+
+
+def test_reverse_call_is_the_tied_output_projection():
+    layer = TokenAndPositionEmbedding(vocabulary_size=11, max_length=8, embedding_dim=4, mask_zero=True)
+    layer(np.array([[1, 2, 0]]))
+    hidden = np.random.default_rng(3).normal(size=(2, 3, 4)).astype("float32")
+    logits = ops.convert_to_numpy(layer(hidden, reverse=True))
+    table = ops.convert_to_numpy(layer.token_embedding.embeddings)
+    np.testing.assert_allclose(logits, hidden @ table.T, atol=1e-5)
+    symbolic = layer(keras.Input(shape=(None, 4)), reverse=True)
+    assert tuple(symbolic.shape) == (None, None, 11)
