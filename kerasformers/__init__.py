@@ -14,3 +14,4 @@ from kerasformers.models import (  # noqa: E402,F401
     TransformerSeq2Seq,
     VisionTransformer,
 )
+from kerasformers import training  # noqa: E402,F401

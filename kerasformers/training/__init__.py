@@ -1,0 +1,18 @@
+"""Training recipes: the paper's schedule, masked losses and metrics, callbacks, `fit`."""
+
+from kerasformers.training.callbacks import BestWeightsCheckpoint, default_callbacks
+from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
+from kerasformers.training.metrics import MaskedAccuracy, Perplexity
+from kerasformers.training.schedules import TransformerSchedule, paper_optimizer
+from kerasformers.training.trainer import fit
+
+__all__ = [
+    "BestWeightsCheckpoint",
+    "MaskedAccuracy",
+    "MaskedSparseCategoricalCrossentropy",
+    "Perplexity",
+    "TransformerSchedule",
+    "default_callbacks",
+    "fit",
+    "paper_optimizer",
+]

@@ -1,0 +1,109 @@
+"""The learning-rate schedule and optimizer of "Attention Is All You Need"."""
+
+import math
+
+import keras
+from keras import ops
+
+
+def _check_positive_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+    return value
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return value
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then inverse-square-root decay (Vaswani et al. 2017, eq. 3).
+
+    `lr(step) = scale * model_dim**-0.5 * min(step**-0.5, step * warmup_steps**-1.5)`
+
+    The rate grows linearly for `warmup_steps` steps, peaks at
+    `scale * (model_dim * warmup_steps)**-0.5` when `step == warmup_steps`, and
+    then decays as `step**-0.5`.
+
+    Steps are counted from 1, as in the paper. Keras optimizers call the
+    schedule with `optimizer.iterations`, which is 0 for the first update, so
+    the schedule evaluates the formula at `iterations + 1`: the first update
+    uses `step = 1` (a small positive rate instead of 0, or `inf` from
+    `0**-0.5`), and update number `warmup_steps` uses the peak rate.
+
+    Args:
+        model_dim: int. The model width `d_model` (512 for the paper's base model).
+        warmup_steps: int. Number of linear warm-up steps. Defaults to `4000`.
+        scale: float. Multiplier applied to the whole formula. Defaults to `1.0`
+            (the paper); smaller models or batches often want less than 1.
+
+    Call arguments:
+        step: int or scalar tensor. The optimizer's `iterations` (0-based).
+
+    Returns:
+        A float32 scalar: the learning rate for update number `step + 1`.
+
+    Example:
+    >>> schedule = TransformerSchedule(model_dim=512, warmup_steps=4000)
+    >>> round(float(schedule(3999)), 7)  # the peak, at step 4000
+    0.0006988
+    >>> optimizer = keras.optimizers.Adam(schedule, beta_1=0.9, beta_2=0.98, epsilon=1e-9)
+
+    References:
+        - [Vaswani et al., 2017](https://arxiv.org/abs/1706.03762), section 5.3.
+    """
+
+    def __init__(self, model_dim, warmup_steps=4000, scale=1.0):
+        super().__init__()
+        self.model_dim = _check_positive_int("model_dim", model_dim)
+        self.warmup_steps = _check_positive_int("warmup_steps", warmup_steps)
+        self.scale = float(_check_positive_number("scale", scale))
+
+    def __call__(self, step):
+        step = ops.cast(step, "float32") + 1.0  # the paper counts steps from 1
+        decay = ops.rsqrt(step)
+        warmup = step * (float(self.warmup_steps) ** -1.5)
+        factor = self.scale * float(self.model_dim) ** -0.5
+        return ops.cast(factor * ops.minimum(decay, warmup), "float32")
+
+    def get_config(self):
+        return {
+            "model_dim": self.model_dim,
+            "warmup_steps": self.warmup_steps,
+            "scale": self.scale,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def paper_optimizer(model_dim, warmup_steps=4000, scale=1.0):
+    """The paper's optimizer: Adam with `TransformerSchedule` (Vaswani et al. 2017, 5.3).
+
+    `keras.optimizers.Adam(TransformerSchedule(model_dim, warmup_steps, scale),
+    beta_1=0.9, beta_2=0.98, epsilon=1e-9)`. This is the default optimizer for
+    kerasformers' task models.
+
+    Args:
+        model_dim: int. The model width `d_model`.
+        warmup_steps: int. Number of linear warm-up steps. Defaults to `4000`.
+        scale: float. Multiplier of the learning rate. Defaults to `1.0`.
+
+    Returns:
+        A `keras.optimizers.Adam` instance.
+
+    Example:
+    >>> model.compile(optimizer=paper_optimizer(model_dim=512), loss=...)
+    """
+    return keras.optimizers.Adam(
+        learning_rate=TransformerSchedule(model_dim, warmup_steps=warmup_steps, scale=scale),
+        beta_1=0.9,
+        beta_2=0.98,
+        epsilon=1e-9,
+    )
