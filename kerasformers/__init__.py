@@ -15,3 +15,4 @@ from kerasformers.models import (  # noqa: E402,F401
     VisionTransformer,
 )
 from kerasformers import training  # noqa: E402,F401
+from kerasformers import text  # noqa: E402,F401

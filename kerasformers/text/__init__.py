@@ -1,0 +1,73 @@
+"""Text data for kerasformers: readers, tokenizers (in TensorFlow ops) and `tf.data` pipelines.
+
+Example:
+>>> from kerasformers import text  # doctest: +SKIP
+>>> pairs = text.read_pairs("spa.txt", source_column=1, target_column=0)  # doctest: +SKIP
+>>> train, validation = text.split(pairs, 0.1, seed=0)  # doctest: +SKIP
+>>> spa = text.train_sentence_piece(train.sources, 8000)  # doctest: +SKIP
+>>> eng = text.train_sentence_piece(train.targets, 8000)  # doctest: +SKIP
+>>> ds = text.translation_dataset(train.sources, train.targets, spa, eng,
+...                               batch_size=64, max_length=20)  # doctest: +SKIP
+"""
+
+from kerasformers.text.pipelines import (
+    classification_dataset,
+    language_model_dataset,
+    split,
+    split_text,
+    translation_dataset,
+)
+from kerasformers.text.readers import (
+    LabelledTexts,
+    MalformedLinesWarning,
+    ReadReport,
+    TextPairs,
+    read_labelled,
+    read_pairs,
+    read_text,
+)
+from kerasformers.text.tokenizers import (
+    END_TOKEN,
+    PAD_TOKEN,
+    SPECIAL_TOKENS,
+    START_TOKEN,
+    UNK_TOKEN,
+    CharacterTokenizer,
+    character_tokenizer,
+    decode,
+    load_tokenizer,
+    make_tokenizer,
+    save_tokenizer,
+    special_token_id,
+    train_sentence_piece,
+    train_word_piece,
+)
+
+__all__ = [
+    "CharacterTokenizer",
+    "END_TOKEN",
+    "LabelledTexts",
+    "MalformedLinesWarning",
+    "PAD_TOKEN",
+    "ReadReport",
+    "SPECIAL_TOKENS",
+    "START_TOKEN",
+    "TextPairs",
+    "UNK_TOKEN",
+    "character_tokenizer",
+    "classification_dataset",
+    "decode",
+    "language_model_dataset",
+    "load_tokenizer",
+    "make_tokenizer",
+    "read_labelled",
+    "read_pairs",
+    "read_text",
+    "save_tokenizer",
+    "special_token_id",
+    "split",
+    "split_text",
+    "train_sentence_piece",
+    "train_word_piece",
+    "translation_dataset",
+]

@@ -1,0 +1,436 @@
+"""`tf.data` pipelines for translation, classification and language modelling.
+
+Model inputs are named `"token_ids"` (classifier, language model) and
+`"encoder_token_ids"` / `"decoder_token_ids"` (translation). Ids are int32 and
+padded with 0. Tokenization runs in TensorFlow ops inside `Dataset.map`, on
+whole batches. Every pipeline shuffles with a fixed seed (so two pipelines
+built with the same seed yield the same batches) and ends in
+`prefetch(tf.data.AUTOTUNE)`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from kerasformers.text.readers import LabelledTexts, TextPairs
+from kerasformers.text.tokenizers import END_TOKEN, START_TOKEN, special_token_id
+
+__all__ = [
+    "classification_dataset",
+    "language_model_dataset",
+    "split",
+    "split_text",
+    "translation_dataset",
+]
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
+    return int(value)
+
+
+def _check_fraction(validation_fraction):
+    if (
+        isinstance(validation_fraction, bool)
+        or not isinstance(validation_fraction, (int, float))
+        or not 0.0 < validation_fraction < 1.0
+    ):
+        raise ValueError(
+            "`validation_fraction` must be a float in (0, 1). "
+            f"Received: validation_fraction={validation_fraction!r}"
+        )
+
+
+def _strings(name, texts):
+    if isinstance(texts, str):
+        raise ValueError(f"`{name}` must be a sequence of strings, not one string.")
+    texts = list(texts)
+    if not texts:
+        raise ValueError(f"`{name}` is empty.")
+    return texts
+
+
+def _check_enough(count, batch_size, drop_remainder, what):
+    if drop_remainder and count < batch_size:
+        raise ValueError(
+            f"Only {count} {what}, fewer than batch_size={batch_size}: with "
+            "drop_remainder=True the dataset would be empty."
+        )
+
+
+def _required_token(tokenizer, token, role):
+    index = special_token_id(tokenizer, token)
+    if index is None:
+        raise ValueError(
+            f"The {role} has no {token} token. Use `train_word_piece` or "
+            "`train_sentence_piece`, which reserve [PAD]=0, [UNK]=1, [START]=2, [END]=3."
+        )
+    return index
+
+
+def _ragged_ids(tokenizer, strings):
+    """Tokenizes a batch of strings to int32 `(batch, None)` ragged ids."""
+    ids = tokenizer(strings)
+    if not isinstance(ids, tf.RaggedTensor):  # tokenizer with a `sequence_length`
+        ids = tf.RaggedTensor.from_tensor(ids, padding=0)
+    return tf.cast(ids, tf.int32)
+
+
+def _prepend(ids, token_id):  # (batch, None) -> (batch, None), `token_id` first
+    column = tf.fill([ids.nrows(), 1], tf.constant(token_id, tf.int32))
+    return tf.concat([tf.RaggedTensor.from_tensor(column), ids], axis=1)
+
+
+def _append(ids, token_id):
+    column = tf.fill([ids.nrows(), 1], tf.constant(token_id, tf.int32))
+    return tf.concat([ids, tf.RaggedTensor.from_tensor(column)], axis=1)
+
+
+def _pad(ids, max_length, rows=None):
+    """Ragged (batch, None) -> dense (batch, max_length): truncated, padded with 0.
+
+    `rows` (the batch size when it is fixed) makes the batch dimension static.
+    """
+    return ids[:, :max_length].to_tensor(default_value=0, shape=[rows, max_length])
+
+
+def _bucket_boundaries(max_length):
+    boundaries, edge = [], 8
+    while edge < max_length:
+        boundaries.append(edge + 1)  # lengths 1..edge share a bucket
+        edge *= 2
+    return boundaries
+
+
+def translation_dataset(
+    sources,
+    targets,
+    source_tokenizer,
+    target_tokenizer,
+    batch_size,
+    max_length,
+    shuffle=True,
+    seed=0,
+    bucket=False,
+    drop_remainder=False,
+):
+    """Batches of teacher-forcing examples for a sequence-to-sequence model.
+
+    For a target tokenized as `t1 … tn` the decoder input is
+    `[START] t1 … tn` and the label is `t1 … tn [END]`: the label at step i is
+    the decoder input at step i + 1. The encoder input is the source ids
+    (no special tokens). All three are truncated to `max_length` and padded
+    with 0.
+
+    Args:
+        sources: list of str.
+        targets: list of str, as long as `sources`.
+        source_tokenizer: tokenizer for the sources.
+        target_tokenizer: tokenizer for the targets; must have `[START]` and
+            `[END]` tokens (`train_word_piece` / `train_sentence_piece`).
+        batch_size: int > 0.
+        max_length: int > 0. Longest sequence kept, in ids.
+        shuffle: bool. Shuffle the pairs (full buffer) before batching.
+            Defaults to `True`.
+        seed: int. Shuffle seed. Defaults to `0`.
+        bucket: bool. If `False` (default) every batch is padded to
+            `max_length` (static shapes, for XLA/TPU). If `True`, pairs are
+            grouped by length with `bucket_by_sequence_length` (bucket edges
+            8, 16, 32, … below `max_length`) and each batch is padded to its
+            own longest sequence: shapes `(batch, None)`.
+        drop_remainder: bool. Drop the last, smaller batch (of each bucket).
+            Defaults to `False`.
+
+    Returns:
+        A `tf.data.Dataset` of
+        `({"encoder_token_ids": (B, L), "decoder_token_ids": (B, L)}, labels (B, L))`,
+        int32, with `L = max_length` unless `bucket=True`.
+
+    Raises:
+        ValueError: lengths differ, empty inputs, non-positive `batch_size` /
+            `max_length`, or a target tokenizer without `[START]`/`[END]`.
+
+    Example:
+    >>> data = translation_dataset(pairs.sources, pairs.targets, spa, eng,
+    ...                            batch_size=64, max_length=20)  # doctest: +SKIP
+    >>> model.fit(data, epochs=10)  # doctest: +SKIP
+    """
+    batch_size = _check_positive_int("batch_size", batch_size)
+    max_length = _check_positive_int("max_length", max_length)
+    sources, targets = _strings("sources", sources), _strings("targets", targets)
+    if len(sources) != len(targets):
+        raise ValueError(
+            f"`sources` and `targets` must have the same length. "
+            f"Received: {len(sources)} sources and {len(targets)} targets."
+        )
+    start_id = _required_token(target_tokenizer, START_TOKEN, "target tokenizer")
+    end_id = _required_token(target_tokenizer, END_TOKEN, "target tokenizer")
+    _check_enough(len(sources), batch_size, drop_remainder, "pairs")
+
+    def pack(source, target):  # (batch,) strings -> ragged ids, truncated
+        encoder = _ragged_ids(source_tokenizer, source)[:, :max_length]
+        target = _ragged_ids(target_tokenizer, target)
+        decoder = _prepend(target, start_id)[:, :max_length]
+        labels = _append(target, end_id)[:, :max_length]
+        return encoder, decoder, labels
+
+    data = tf.data.Dataset.from_tensor_slices((sources, targets))
+    if shuffle:
+        data = data.shuffle(len(sources), seed=seed)
+    rows = batch_size if drop_remainder else None
+    if not bucket:
+        def fixed(source, target):
+            encoder, decoder, labels = pack(source, target)
+            inputs = {"encoder_token_ids": _pad(encoder, max_length, rows),
+                      "decoder_token_ids": _pad(decoder, max_length, rows)}
+            return inputs, _pad(labels, max_length, rows)  # (batch, max_length) each
+
+        data = data.batch(batch_size, drop_remainder=drop_remainder)
+        return data.map(fixed, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+    def single(source, target):  # one pair -> 1-D ids
+        encoder, decoder, labels = pack(source[None], target[None])
+        inputs = {"encoder_token_ids": encoder[0], "decoder_token_ids": decoder[0]}
+        return inputs, labels[0]
+
+    def length(inputs, labels):
+        return tf.maximum(tf.shape(inputs["encoder_token_ids"])[0], tf.shape(labels)[0])
+
+    boundaries = _bucket_boundaries(max_length)
+    data = data.map(single, num_parallel_calls=AUTOTUNE)
+    data = data.bucket_by_sequence_length(
+        length,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        drop_remainder=drop_remainder,
+    )
+    return data.prefetch(AUTOTUNE)
+
+
+def classification_dataset(
+    texts,
+    labels,
+    tokenizer,
+    batch_size,
+    max_length,
+    shuffle=True,
+    seed=0,
+    cls_token=False,
+    drop_remainder=False,
+):
+    """Batches of `(token ids, class id)` for a sequence classifier.
+
+    Args:
+        texts: list of str.
+        labels: list of int class ids, as long as `texts`.
+        tokenizer: any tokenizer of `kerasformers.text`.
+        batch_size: int > 0.
+        max_length: int > 0. Ids per example, after truncation / 0-padding
+            (the CLS token included).
+        shuffle: bool. Defaults to `True`.
+        seed: int. Shuffle seed. Defaults to `0`.
+        cls_token: bool. Prepend `[START]` (id 2) as a BERT-style CLS token.
+            Defaults to `False`.
+        drop_remainder: bool. Defaults to `False`.
+
+    Returns:
+        A `tf.data.Dataset` of `({"token_ids": (B, max_length)}, labels (B,))`,
+        both int32.
+
+    Raises:
+        ValueError: lengths differ, empty inputs, non-positive `batch_size` /
+            `max_length`, or `cls_token=True` with a tokenizer without
+            `[START]`.
+
+    Example:
+    >>> data = read_labelled("train.tsv")  # doctest: +SKIP
+    >>> ds = classification_dataset(data.texts, data.labels, tokenizer,
+    ...                             batch_size=32, max_length=64)  # doctest: +SKIP
+    """
+    batch_size = _check_positive_int("batch_size", batch_size)
+    max_length = _check_positive_int("max_length", max_length)
+    texts = _strings("texts", texts)
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) != len(texts):
+        raise ValueError(
+            "`labels` must be a 1-D sequence as long as `texts`. "
+            f"Received: {len(texts)} texts and labels of shape {labels.shape}."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"`labels` must be integer class ids. Received dtype {labels.dtype}.")
+    cls_id = _required_token(tokenizer, START_TOKEN, "tokenizer") if cls_token else None
+    _check_enough(len(texts), batch_size, drop_remainder, "texts")
+
+    rows = batch_size if drop_remainder else None
+
+    def pack(text, label):
+        ids = _ragged_ids(tokenizer, text)
+        if cls_id is not None:
+            ids = _prepend(ids, cls_id)
+        return {"token_ids": _pad(ids, max_length, rows)}, label  # (batch, max_length), (batch,)
+
+    data = tf.data.Dataset.from_tensor_slices((texts, labels.astype("int32")))
+    if shuffle:
+        data = data.shuffle(len(texts), seed=seed)
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
+    return data.map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _tokenize_text(tokenizer, text):
+    """The ids of one whole text, computed once with TF ops: (length,) int32."""
+    ids = tf.function(lambda t: tokenizer(t))(tf.constant(text))
+    return np.asarray(ids, dtype="int32")
+
+
+def language_model_dataset(
+    text_or_ids,
+    tokenizer,
+    sequence_length,
+    batch_size,
+    shuffle=True,
+    seed=0,
+    stride=None,
+    drop_remainder=True,
+):
+    """Windows of a long text for next-token prediction.
+
+    The text is tokenized once; windows of `sequence_length + 1` ids start
+    every `stride` ids; each window `w` gives the input `w[:-1]` and the
+    label `w[1:]` (labels are the inputs shifted by one).
+
+    Args:
+        text_or_ids: str (a whole corpus), or a 1-D sequence of int ids.
+        tokenizer: tokenizer for the text (unused when ids are given; may be
+            `None` then).
+        sequence_length: int > 0. Ids per example.
+        batch_size: int > 0.
+        shuffle: bool. Shuffle the windows. Defaults to `True`.
+        seed: int. Shuffle seed. Defaults to `0`.
+        stride: int > 0 or `None` for `sequence_length` (windows that do not
+            overlap, each id predicted once per epoch). `1` gives every window.
+        drop_remainder: bool. Defaults to `True` (static batch shape).
+
+    Returns:
+        A `tf.data.Dataset` of `({"token_ids": (B, sequence_length)},
+        labels (B, sequence_length))`, int32.
+
+    Raises:
+        ValueError: non-positive sizes, a text shorter than one window, or
+            fewer windows than `batch_size` with `drop_remainder=True`.
+
+    Example:
+    >>> text = read_text("input.txt")  # doctest: +SKIP
+    >>> train, validation = split_text(text)  # doctest: +SKIP
+    >>> tokenizer = character_tokenizer(text)  # doctest: +SKIP
+    >>> ds = language_model_dataset(train, tokenizer, 256, 32)  # doctest: +SKIP
+    """
+    sequence_length = _check_positive_int("sequence_length", sequence_length)
+    batch_size = _check_positive_int("batch_size", batch_size)
+    stride = sequence_length if stride is None else _check_positive_int("stride", stride)
+    if isinstance(text_or_ids, str):
+        if tokenizer is None:
+            raise ValueError("A `tokenizer` is needed to tokenize `text_or_ids` text.")
+        ids = _tokenize_text(tokenizer, text_or_ids)
+    else:
+        ids = np.asarray(text_or_ids)
+        if ids.ndim != 1 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(
+                "`text_or_ids` must be a str or a 1-D sequence of int ids. "
+                f"Received an array of shape {ids.shape} and dtype {ids.dtype}."
+            )
+        ids = ids.astype("int32")
+    window = sequence_length + 1
+    if len(ids) < window:
+        raise ValueError(
+            f"The text has {len(ids)} ids, fewer than sequence_length + 1 = {window}."
+        )
+    starts = np.arange(0, len(ids) - window + 1, stride, dtype="int64")
+    _check_enough(len(starts), batch_size, drop_remainder, "windows")
+    ids = tf.constant(ids)
+    offsets = tf.range(window, dtype=tf.int64)
+
+    def cut(start):  # (batch,) -> (batch, window)
+        windows = tf.gather(ids, start[:, None] + offsets[None, :])
+        return {"token_ids": windows[:, :-1]}, windows[:, 1:]
+
+    data = tf.data.Dataset.from_tensor_slices(starts)
+    if shuffle:
+        data = data.shuffle(len(starts), seed=seed)
+    data = data.batch(batch_size, drop_remainder=drop_remainder)
+    return data.map(cut, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def _take(items, index):
+    if isinstance(items, TextPairs):
+        return TextPairs(_take(items.sources, index), _take(items.targets, index), items.report)
+    if isinstance(items, LabelledTexts):
+        return LabelledTexts(
+            _take(items.texts, index), _take(items.labels, index), items.class_names, items.report
+        )
+    if isinstance(items, np.ndarray):
+        return items[index]
+    return [items[i] for i in index]
+
+
+def split(items, validation_fraction, seed=0):
+    """Shuffles and splits into training and validation parts, reproducibly.
+
+    Args:
+        items: a list or NumPy array, or a `TextPairs` / `LabelledTexts`
+            (split row-wise, keeping pairs and labels together).
+        validation_fraction: float in (0, 1). Share of items for validation
+            (rounded, at least one item).
+        seed: int. Seed of the shuffle. Defaults to `0`.
+
+    Returns:
+        `(train, validation)`, of the same kind as `items`.
+
+    Raises:
+        ValueError: bad fraction, or too few items to give both parts one.
+
+    Example:
+    >>> split(list(range(10)), 0.2, seed=0)
+    ([2, 7, 3, 5, 9, 0, 8, 1], [4, 6])
+    """
+    _check_fraction(validation_fraction)
+    count = len(items)
+    validation = max(1, int(round(count * validation_fraction)))
+    if count - validation < 1:
+        raise ValueError(
+            f"Cannot split {count} items with validation_fraction={validation_fraction}: "
+            "both parts need at least one item."
+        )
+    order = np.random.default_rng(seed).permutation(count)
+    return _take(items, order[validation:]), _take(items, order[:validation])
+
+
+def split_text(text, validation_fraction=0.1):
+    """Splits a corpus into its first and last parts (no shuffle), for language models.
+
+    Args:
+        text: str.
+        validation_fraction: float in (0, 1). Defaults to `0.1` (the first
+            90% for training, the last 10% for validation).
+
+    Returns:
+        `(train_text, validation_text)`, which concatenate back to `text`.
+
+    Raises:
+        ValueError: bad fraction, or a text too short to split.
+
+    Example:
+    >>> split_text("abcdefghij")
+    ('abcdefghi', 'j')
+    """
+    _check_fraction(validation_fraction)
+    if not isinstance(text, str):
+        raise ValueError(f"`text` must be a str. Received: {type(text).__name__}")
+    cut = int(round(len(text) * (1.0 - validation_fraction)))
+    if not 0 < cut < len(text):
+        raise ValueError(
+            f"Cannot split a text of {len(text)} characters with "
+            f"validation_fraction={validation_fraction}."
+        )
+    return text[:cut], text[cut:]

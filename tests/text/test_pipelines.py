@@ -1,0 +1,309 @@
+"""tf.data pipelines: names, shapes, dtypes, teacher-forcing shift, padding, buckets, seeds."""
+
+import keras_hub
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from kerasformers.text import (
+    LabelledTexts,
+    ReadReport,
+    TextPairs,
+    character_tokenizer,
+    classification_dataset,
+    language_model_dataset,
+    split,
+    split_text,
+    translation_dataset,
+)
+
+SOURCES = ["hola", "el gato come", "la casa es muy grande hoy", "sí",
+           "tengo un perro negro", "me gusta", "ella come una manzana roja", "no"]
+TARGETS = ["hello", "the cat eats", "the house is very big today", "yes",
+           "i have a black dog", "i like it", "she eats a red apple", "no"]
+
+
+def word_tokenizer(texts):
+    # One id per word (vocabulary = specials + the corpus' words): ids are easy to follow.
+    words = sorted(set(" ".join(texts).split()))
+    return keras_hub.tokenizers.WordPieceTokenizer(
+        vocabulary=["[PAD]", "[UNK]", "[START]", "[END]"] + words, dtype="int32"
+    )
+
+
+@pytest.fixture(scope="module")
+def tokenizers():
+    return word_tokenizer(SOURCES), word_tokenizer(TARGETS)
+
+
+def ids_of(tokenizer, text):
+    return np.asarray(tokenizer.tokenize(text)).tolist()  # eager (Python) path: same ids
+
+
+def first_batch(dataset):
+    return tf.nest.map_structure(lambda t: t.numpy(), next(iter(dataset)))
+
+
+# --- translation ---------------------------------------------------------------------------
+
+def test_translation_teacher_forcing_on_a_concrete_example(tokenizers):
+    source_tokenizer, target_tokenizer = tokenizers
+    data = translation_dataset(
+        ["el gato come"], ["the cat eats"], source_tokenizer, target_tokenizer,
+        batch_size=1, max_length=6, shuffle=False,
+    )
+    inputs, labels = first_batch(data)
+    source, target = ids_of(source_tokenizer, "el gato come"), ids_of(target_tokenizer, "the cat eats")
+    assert len(source) == 3 and len(target) == 3 and min(source + target) > 3
+    assert inputs["encoder_token_ids"].tolist() == [source + [0, 0, 0]]
+    assert inputs["decoder_token_ids"].tolist() == [[2] + target + [0, 0]]  # [START] t1 t2 t3
+    assert labels.tolist() == [target + [3, 0, 0]]  # t1 t2 t3 [END]
+
+
+def test_translation_shapes_dtypes_padding_and_shift(tokenizers):
+    data = translation_dataset(
+        SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=10, shuffle=False
+    )
+    spec_inputs, spec_labels = data.element_spec
+    assert set(spec_inputs) == {"encoder_token_ids", "decoder_token_ids"}
+    for spec in (*spec_inputs.values(), spec_labels):
+        assert spec.dtype == tf.int32 and spec.shape.as_list() == [None, 10]
+    batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in data]
+    assert [b[1].shape for b in batches] == [(3, 10), (3, 10), (2, 10)]
+    for inputs, labels in batches:
+        decoder = inputs["decoder_token_ids"]
+        assert (decoder[:, 0] == 2).all()
+        # shifted by one: the label at step i is the decoder input at step i + 1
+        lengths = (labels != 0).sum(axis=1)
+        for row, length in enumerate(lengths):
+            np.testing.assert_array_equal(decoder[row, 1:length], labels[row, : length - 1])
+            assert labels[row, length - 1] == 3  # [END] (no target here exceeds max_length)
+            assert (labels[row, length:] == 0).all() and (decoder[row, length:] == 0).all()
+
+
+def test_translation_truncates_to_max_length(tokenizers):
+    source_tokenizer, target_tokenizer = tokenizers
+    long_source, long_target = SOURCES[2], TARGETS[2]  # 6 words each
+    inputs, labels = first_batch(translation_dataset(
+        [long_source], [long_target], source_tokenizer, target_tokenizer,
+        batch_size=1, max_length=4, shuffle=False,
+    ))
+    source, target = ids_of(source_tokenizer, long_source), ids_of(target_tokenizer, long_target)
+    assert inputs["encoder_token_ids"].tolist() == [source[:4]]
+    assert inputs["decoder_token_ids"].tolist() == [[2] + target[:3]]
+    assert labels.tolist() == [target[:4]]  # [END] cut off
+
+
+def test_static_batch_with_drop_remainder(tokenizers):
+    data = translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=8,
+                               drop_remainder=True)
+    for spec in tf.nest.flatten(data.element_spec):
+        assert spec.shape.as_list() == [3, 8]
+    assert sum(1 for _ in data) == 2
+    data = classification_dataset(SOURCES, [0] * 8, tokenizers[0], batch_size=3, max_length=8,
+                                  drop_remainder=True)
+    assert data.element_spec[0]["token_ids"].shape.as_list() == [3, 8]
+    assert data.element_spec[1].shape.as_list() == [3]
+
+
+def test_translation_bucketing_gives_variable_lengths(tokenizers):
+    sources = ["a " * n for n in range(1, 31)]
+    targets = ["b " * n for n in range(1, 31)]
+    tokenizer = word_tokenizer(["a b"])
+    data = translation_dataset(sources, targets, tokenizer, tokenizer, batch_size=4,
+                               max_length=40, bucket=True, seed=3)
+    assert data.element_spec[1].shape.as_list() == [None, None]
+    lengths, count = set(), 0
+    for inputs, labels in data:
+        encoder = inputs["encoder_token_ids"].numpy()
+        lengths.add(encoder.shape[1])
+        count += encoder.shape[0]
+        assert inputs["decoder_token_ids"].shape == labels.shape
+        true_lengths = (encoder != 0).sum(axis=1)
+        assert encoder.shape[1] == true_lengths.max()  # padded to the batch's longest only
+        assert true_lengths.max() - true_lengths.min() < 16  # bucket edges 8, 16, 32
+    assert count == 30 and len(lengths) > 2
+
+
+def test_translation_seed_makes_order_deterministic(tokenizers):
+    def order(seed):
+        data = translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=8, max_length=8,
+                                   seed=seed)
+        return first_batch(data)[0]["encoder_token_ids"].tolist()
+
+    first = order(1)
+    assert order(1) == first
+    assert order(2) != first
+    rows = [(ids_of(tokenizers[0], s) + [0] * 8)[:8] for s in SOURCES]
+    assert sorted(first) == sorted(rows) and first != rows  # a permutation, not the input order
+
+
+def test_translation_errors(tokenizers):
+    with pytest.raises(ValueError, match="max_length=0"):
+        translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=2, max_length=0)
+    with pytest.raises(ValueError, match="batch_size=-1"):
+        translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=-1, max_length=4)
+    with pytest.raises(ValueError, match="8 sources and 7 targets"):
+        translation_dataset(SOURCES, TARGETS[:7], *tokenizers, batch_size=2, max_length=4)
+    with pytest.raises(ValueError, match=r"no \[START\] token"):
+        translation_dataset(SOURCES, TARGETS, tokenizers[0], character_tokenizer("abc"),
+                            batch_size=2, max_length=4)
+    with pytest.raises(ValueError, match="fewer than batch_size=16"):
+        translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=16, max_length=4,
+                            drop_remainder=True)
+
+
+# --- classification --------------------------------------------------------------------
+
+def test_classification_shapes_padding_and_labels(tokenizers):
+    tokenizer = tokenizers[0]
+    labels = [0, 1, 1, 0, 1, 0, 1, 0]
+    data = classification_dataset(SOURCES, labels, tokenizer, batch_size=4, max_length=5,
+                                  shuffle=False)
+    spec_inputs, spec_labels = data.element_spec
+    assert list(spec_inputs) == ["token_ids"]
+    assert spec_inputs["token_ids"].shape.as_list() == [None, 5]
+    assert spec_inputs["token_ids"].dtype == tf.int32 and spec_labels.dtype == tf.int32
+    assert spec_labels.shape.as_list() == [None]
+    inputs, got = first_batch(data)
+    assert got.tolist() == labels[:4]
+    expected = [(ids_of(tokenizer, t) + [0] * 5)[:5] for t in SOURCES[:4]]
+    assert inputs["token_ids"].tolist() == expected  # padded with 0, "la casa es muy grande hoy" cut
+
+
+def test_classification_cls_token(tokenizers):
+    tokenizer = tokenizers[0]
+    inputs, _ = first_batch(classification_dataset(
+        ["el gato come", "la casa es muy grande hoy"], [1, 0], tokenizer, batch_size=2,
+        max_length=4, shuffle=False, cls_token=True,
+    ))
+    assert inputs["token_ids"].tolist() == [
+        [2] + ids_of(tokenizer, "el gato come"),
+        [2] + ids_of(tokenizer, "la casa es muy grande hoy")[:3],
+    ]
+
+
+def test_classification_shuffle_keeps_text_label_pairs(tokenizers):
+    tokenizer = tokenizers[0]
+    labels = list(range(8))
+    data = classification_dataset(SOURCES, labels, tokenizer, batch_size=8, max_length=8, seed=5)
+    inputs, got = first_batch(data)
+    assert got.tolist() != labels and sorted(got.tolist()) == labels
+    for row, label in zip(inputs["token_ids"].tolist(), got.tolist()):
+        expected = (ids_of(tokenizer, SOURCES[label]) + [0] * 8)[:8]
+        assert row == expected
+
+
+def test_classification_errors(tokenizers):
+    tokenizer = tokenizers[0]
+    with pytest.raises(ValueError, match="max_length=-3"):
+        classification_dataset(SOURCES, [0] * 8, tokenizer, batch_size=2, max_length=-3)
+    with pytest.raises(ValueError, match="8 texts and labels of shape"):
+        classification_dataset(SOURCES, [0] * 7, tokenizer, batch_size=2, max_length=4)
+    with pytest.raises(ValueError, match="integer class ids"):
+        classification_dataset(SOURCES, [0.5] * 8, tokenizer, batch_size=2, max_length=4)
+    with pytest.raises(ValueError, match=r"no \[START\] token"):
+        classification_dataset(["ab"], [0], character_tokenizer("ab"), batch_size=1,
+                               max_length=4, cls_token=True)
+
+
+# --- language model -------------------------------------------------------------------
+
+TEXT = "to be or not to be, that is the question.\n" * 3
+
+
+def test_language_model_windows_are_shifted_by_one():
+    tokenizer = character_tokenizer(TEXT)
+    data = language_model_dataset(TEXT, tokenizer, sequence_length=8, batch_size=4, shuffle=False)
+    spec_inputs, spec_labels = data.element_spec
+    assert list(spec_inputs) == ["token_ids"]
+    assert spec_inputs["token_ids"].shape.as_list() == [4, 8] == spec_labels.shape.as_list()
+    assert spec_labels.dtype == tf.int32
+    ids = np.asarray(tokenizer.tokenize(TEXT))
+    batches = list(data.as_numpy_iterator())
+    windows = (len(ids) - 9) // 8 + 1  # starts 0, 8, 16, ... while a window of 9 fits
+    assert len(batches) == windows // 4  # drop_remainder=True by default
+    inputs, labels = batches[0]
+    tokens = inputs["token_ids"]
+    np.testing.assert_array_equal(tokens[:, 1:], labels[:, :-1])
+    for row in range(4):  # window `row` starts at row * stride (stride = sequence_length)
+        np.testing.assert_array_equal(tokens[row], ids[row * 8: row * 8 + 8])
+        np.testing.assert_array_equal(labels[row], ids[row * 8 + 1: row * 8 + 9])
+
+
+def test_language_model_from_ids_with_stride_and_remainder():
+    ids = np.arange(1, 21)
+    data = language_model_dataset(ids, None, sequence_length=4, batch_size=3, shuffle=False,
+                                  stride=2, drop_remainder=False)
+    windows = [(x["token_ids"], y) for batch in data.as_numpy_iterator() for x, y in [batch]]
+    inputs = np.concatenate([w[0] for w in windows])
+    labels = np.concatenate([w[1] for w in windows])
+    starts = list(range(0, 20 - 5 + 1, 2))  # 0, 2, ..., 14: 8 windows
+    np.testing.assert_array_equal(inputs, [ids[s: s + 4] for s in starts])
+    np.testing.assert_array_equal(labels, [ids[s + 1: s + 5] for s in starts])
+    assert [len(w[0]) for w in windows] == [3, 3, 2]
+
+
+def test_language_model_deterministic_with_seed():
+    ids = np.arange(1, 200)
+
+    def first(seed):
+        data = language_model_dataset(ids, None, sequence_length=4, batch_size=8, seed=seed)
+        return first_batch(data)[0]["token_ids"].tolist()
+
+    assert first(0) == first(0) and first(0) != first(1)
+
+
+def test_language_model_errors():
+    tokenizer = character_tokenizer(TEXT)
+    with pytest.raises(ValueError, match="sequence_length=0"):
+        language_model_dataset(TEXT, tokenizer, sequence_length=0, batch_size=2)
+    with pytest.raises(ValueError, match="fewer than sequence_length \\+ 1 = 501"):
+        language_model_dataset(TEXT, tokenizer, sequence_length=500, batch_size=2)
+    with pytest.raises(ValueError, match="fewer than batch_size=64"):
+        language_model_dataset(TEXT, tokenizer, sequence_length=8, batch_size=64)
+    with pytest.raises(ValueError, match="1-D sequence of int ids"):
+        language_model_dataset(np.zeros((3, 40), "int32"), None, sequence_length=8, batch_size=2)
+
+
+# --- splits ------------------------------------------------------------------------------
+
+def test_split_is_shuffled_complete_and_seeded():
+    items = list(range(100))
+    train, validation = split(items, 0.1, seed=7)
+    assert len(train) == 90 and len(validation) == 10
+    assert sorted(train + validation) == items
+    assert train != items[:90]
+    assert split(items, 0.1, seed=7) == (train, validation)
+    assert split(items, 0.1, seed=8) != (train, validation)
+
+
+def test_split_keeps_pairs_and_labels_together():
+    report = ReadReport("x", 4, 4, [])
+    pairs = TextPairs(["a", "b", "c", "d"], ["A", "B", "C", "D"], report)
+    train, validation = split(pairs, 0.25, seed=0)
+    assert isinstance(train, TextPairs) and len(validation) == 1
+    for part in (train, validation):
+        assert [s.upper() for s in part.sources] == part.targets
+    labelled = LabelledTexts(["a", "b", "c", "d"], [0, 1, 2, 3], ["w", "x", "y", "z"], report)
+    train, validation = split(labelled, 0.5, seed=0)
+    assert [ord(t) - ord("a") for t in train.texts] == train.labels
+    assert train.class_names == ["w", "x", "y", "z"]
+    arrays = split(np.arange(10), 0.3, seed=0)
+    assert isinstance(arrays[0], np.ndarray) and len(arrays[1]) == 3
+
+
+def test_split_errors():
+    with pytest.raises(ValueError, match="validation_fraction=1.5"):
+        split([1, 2, 3], 1.5, seed=0)
+    with pytest.raises(ValueError, match="Cannot split 1 items"):
+        split([1], 0.5, seed=0)
+
+
+def test_split_text_first_and_last_part():
+    text = "".join(chr(ord("a") + i % 26) for i in range(1000))
+    train, validation = split_text(text)
+    assert train == text[:900] and validation == text[900:]
+    assert split_text("abcd", 0.25) == ("abc", "d")
+    with pytest.raises(ValueError, match="validation_fraction=0"):
+        split_text(text, 0)
