@@ -6,6 +6,7 @@ from kerasformers.layers.encoder import TransformerEncoderLayer
 from kerasformers.layers.feed_forward import FeedForward
 
 from kerasformers.layers.patch_embedding import PatchEmbedding
+from kerasformers.layers.pooling import MaskedMeanPooling
 from kerasformers.layers.positional_encoding import (
     LearnedPositionalEmbedding,
     RotaryEmbedding,

@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasformers.layers import TokenAndPositionEmbedding
+from kerasformers.layers import MaskedMeanPooling, TokenAndPositionEmbedding
 from kerasformers.layers._validation import check_positive_int, check_rate
 from kerasformers.models._common import (
     block_kwargs,
@@ -80,7 +80,7 @@ class TransformerClassifier(TaskModel, keras.Model):
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
         x, encoder_layers, _ = encoder_stack(x, num_layers, **blocks)  # (batch, length, model_dim)
         if pooling == "mean":
-            pooled = keras.layers.GlobalAveragePooling1D(name="mean_pooling")(x)  # mask-aware
+            pooled = MaskedMeanPooling(name="mean_pooling")(x)  # over real tokens; all-padding rows give 0
         else:
             pooled = x[:, 0, :]
         pooled = keras.layers.Dropout(dropout, name="head_dropout")(pooled)

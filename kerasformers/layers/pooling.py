@@ -1,0 +1,58 @@
+"""Mean over the real tokens of a sequence."""
+
+import keras
+from keras import ops
+
+from kerasformers.layers import masks as masks_lib
+from kerasformers.layers._validation import check_rank, reject_unknown_kwargs
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class MaskedMeanPooling(keras.layers.Layer):
+    """Average of a sequence over its real (unmasked) positions.
+
+    Like `keras.layers.GlobalAveragePooling1D` with a mask, except that a
+    sequence with no real token (an empty input string, all padding) pools to
+    zeros instead of NaN.
+
+    Args:
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, length, dim)`.
+        padding_mask: boolean `(batch, length)`. Defaults to the Keras mask of
+            `inputs`; without either, a plain mean.
+
+    Returns:
+        `(batch, dim)`.
+
+    Example:
+    >>> x = keras.ops.ones((2, 3, 4))
+    >>> MaskedMeanPooling()(x, padding_mask=keras.ops.convert_to_tensor([[1, 1, 0], [0, 0, 0]], "bool")).shape
+    (2, 4)
+    """
+
+    def __init__(self, **kwargs):
+        reject_unknown_kwargs(type(self), kwargs)
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, inputs_shape):
+        check_rank(type(self).__name__, "inputs", inputs_shape, 3)
+
+    def call(self, inputs, padding_mask=None):  # (batch, length, dim)
+        if padding_mask is None:
+            padding_mask = masks_lib.get_keras_mask(inputs)
+        if padding_mask is None:
+            return ops.mean(inputs, axis=1)
+        masks_lib.check_mask_shape("padding_mask", padding_mask, (None, inputs.shape[1]), type(self).__name__)
+        weights = ops.cast(padding_mask, inputs.dtype)[:, :, None]  # (batch, length, 1)
+        total = ops.sum(inputs * weights, axis=1)
+        count = ops.maximum(ops.sum(weights, axis=1), ops.cast(1.0, inputs.dtype))
+        return total / count
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, inputs_shape):
+        return (inputs_shape[0], inputs_shape[2])
