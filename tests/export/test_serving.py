@@ -1,0 +1,158 @@
+"""Exports load without kerasformers, answer like the Keras model, and survive any input."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import keras_reference
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kerasformers.export import custom_ops, export_for_serving, load_for_serving, next_version
+
+HERE = pathlib.Path(__file__).resolve().parent
+README = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
+EXPORTS = ["classifier_export"]
+BATCH_1 = ["a gripping, beautifully acted film"]
+BATCH_7 = ["the best film of the year", "", "   ", "x " * 3000, "¿dónde está la biblioteca? 😀", "a dull plot", "Ünïcödé"]
+ODD = ["", " \t\n ", "word " * 5000, "ñandú, café, corazón", "🎬🍿😀", "\x00\x01 control"]
+
+# Ops of TensorFlow Text that the TF Serving model server's embedded TF Text
+# (2.12) registers; an export must not need anything else beyond core TF.
+TF_SERVING_TEXT_OPS = {
+    "CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets", "NormalizeUTF8",
+    "SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceDetokenizeOp", "WordpieceTokenizeWithOffsets",
+}
+
+
+def run_fresh(export, batches):
+    result = subprocess.run(
+        [sys.executable, str(HERE / "_fresh_process.py"), str(export.path), export.input_name, json.dumps(batches)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_fresh_process_without_kerasformers_matches_keras(name, request):
+    export = request.getfixturevalue(name)
+    out = run_fresh(export, [BATCH_1, BATCH_7])
+    assert out["blocked"] is True
+    for batch, result in zip([BATCH_1, BATCH_7], out["results"]):
+        assert len(result[export.output_name]) == len(batch)
+        if export.kind == "classifier":
+            np.testing.assert_allclose(np.array(result["probabilities"]), keras_reference(export, batch), atol=1e-5)
+            probabilities = np.array(result["probabilities"])
+            assert result["label"] == [["negative", "positive"][i] for i in probabilities.argmax(-1)]
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_saved_model_cli_lists_string_inputs_with_dynamic_batch(name, request):
+    export = request.getfixturevalue(name)
+    cli = pathlib.Path(sys.executable).with_name("saved_model_cli")
+    show = subprocess.run([str(cli), "show", "--dir", str(export.path), "--all"], capture_output=True, text=True, check=True)
+    block = show.stdout.split("signature_def['serving_default']")[1].split("signature_def[")[0]
+    assert re.search(rf"inputs\['{export.input_name}'\] tensor_info:\s+dtype: DT_STRING\s+shape: \(-1\)", block), block
+    assert f"outputs['{export.output_name}']" in block
+    assert "signature_def['token_ids']" in show.stdout
+    # `saved_model_cli run` with TF Text's ops registered (TF Serving links them in)
+    run = subprocess.run(
+        [sys.executable, "-c",
+         "import sys, tensorflow_text; from tensorflow.python.tools import saved_model_cli; "
+         "sys.argv = ['saved_model_cli'] + sys.argv[1:]; saved_model_cli.main()",
+         "run", "--dir", str(export.path), "--tag_set", "serve", "--signature_def", "serving_default",
+         "--input_exprs", f"{export.input_name}=['{BATCH_1[0]}']"],
+        capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    if export.kind == "classifier":
+        expected = ["negative", "positive"][int(keras_reference(export, BATCH_1).argmax())]
+        assert f"b'{expected}'" in run.stdout, run.stdout
+
+
+def rest_body(marker):
+    return json.loads(re.search(rf"<!-- rest:{marker} -->\n```json\n(.+?)\n```", README, flags=re.S).group(1))
+
+
+def test_readme_rest_requests_fit_the_signature(classifier_export):
+    """TF Serving's row and columnar request formats, as documented, parsed and fed to the signature."""
+    signature = load_for_serving(classifier_export.path).signatures["serving_default"]
+    row = rest_body("row")
+    assert set(row) == {"instances"}
+    by_rows = signature(text=tf.constant(row["instances"]))  # one named input: each instance is its value
+    columnar = rest_body("columnar")
+    assert columnar["signature_name"] in {"serving_default"}
+    by_columns = signature(**{k: tf.constant(v) for k, v in columnar["inputs"].items()})
+    np.testing.assert_allclose(by_rows["probabilities"].numpy(), by_columns["probabilities"].numpy())
+    np.testing.assert_allclose(by_rows["probabilities"].numpy(), keras_reference(classifier_export, row["instances"]), atol=1e-5)
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_odd_input_never_crashes(name, request):
+    export = request.getfixturevalue(name)
+    signature = load_for_serving(export.path).signatures["serving_default"]
+    invalid_utf8 = [b"\xff\xfe\xfd", b"caf\xc3", b"ok \xe2\x82"]
+    for batch in (ODD, invalid_utf8, []):
+        out = signature(**{export.input_name: tf.constant(batch, tf.string)})
+        assert out[export.output_name].shape[0] == len(batch)
+        if export.kind == "classifier":
+            assert np.all(np.isfinite(out["probabilities"].numpy()))
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_any_unicode_or_bytes_batch_gets_one_answer_per_input(name, request):
+    export = request.getfixturevalue(name)
+    signature = load_for_serving(export.path).signatures["serving_default"]
+
+    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.one_of(st.text(max_size=200), st.binary(max_size=200)), min_size=0, max_size=16))
+    def check(batch):
+        values = [b if isinstance(b, bytes) else b.encode("utf-8", "surrogatepass") for b in batch]
+        out = signature(**{export.input_name: tf.constant(values, tf.string)})
+        assert out[export.output_name].shape[0] == len(batch)
+
+    check()
+
+
+@pytest.mark.parametrize("name", EXPORTS)
+def test_only_ops_tf_serving_ships(name, request):
+    export = request.getfixturevalue(name)
+    ops = set(custom_ops(export.path))
+    assert ops <= TF_SERVING_TEXT_OPS, ops - TF_SERVING_TEXT_OPS
+    if export.kind == "classifier":  # WordPiece
+        assert ops == {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"}
+
+
+def test_versions_are_never_overwritten_by_accident(classifier_export, tmp_path):
+    model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
+    first = export_for_serving(model, tmp_path / "m", tokenizer=tokenizer)
+    assert first.name == "1" and next_version(tmp_path / "m") == 2
+    second = export_for_serving(model, tmp_path / "m", tokenizer=tokenizer)
+    assert second.name == "2"
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=1)
+    stamp = os.path.getmtime(first / "saved_model.pb")
+    export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=1, overwrite=True)
+    assert (first / "saved_model.pb").exists() and os.path.getmtime(first / "saved_model.pb") >= stamp
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2"]  # no staging folders left
+
+
+def test_bad_export_arguments(classifier_export, tmp_path):
+    model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
+    with pytest.raises(ValueError, match="needs its `tokenizer`"):
+        export_for_serving(model, tmp_path / "m")
+    with pytest.raises(ValueError, match="one name per class"):
+        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, class_names=["a", "b", "c"])
+    with pytest.raises(ValueError, match="version=0"):
+        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=0)
+    with pytest.raises(ValueError, match="Cannot export a Sequential"):
+        import keras
+
+        export_for_serving(keras.Sequential([keras.layers.Dense(1)]), tmp_path / "m")
