@@ -83,6 +83,36 @@ def _detokenize(tokenizer, ids):
     return decode(tokenizer, ids)
 
 
+def _give_sentencepiece_models_their_own_resource(tokenizer):
+    """Two SentencePiece models in one SavedModel must not share a kernel resource.
+
+    TF Text creates each model's `SentencepieceOp` with an empty `shared_name`;
+    restored from a SavedModel, the source and target models of a translator
+    then resolve to the same resource and the target text is detokenized with
+    the source model. Re-create the resource with a name derived from the model
+    bytes, so different models never collide (and identical ones may share).
+    """
+    import hashlib
+
+    from tensorflow_text.python.ops import sentencepiece_tokenizer as sp
+
+    inner = getattr(tokenizer, "_sentence_piece", None)
+    resource = getattr(inner, "_model_resource", None)
+    if resource is None or getattr(resource, "_kerasformers_named", False):
+        return
+
+    class NamedResource(sp._SentencepieceModelResource):
+        _kerasformers_named = True
+
+        def _create_resource(self):
+            model = self._model
+            digest = hashlib.sha1(model if isinstance(model, bytes) else bytes(model.numpy())).hexdigest()[:16]
+            with tf.name_scope("SentencepieceModel"):
+                return sp.gen_sentencepiece_tokenizer.sentencepiece_op(model=model, shared_name=f"kerasformers_{digest}")
+
+    inner._model_resource = NamedResource(resource._model, resource._name)
+
+
 # ----------------------------------------------------------------------------------- tasks
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 
@@ -117,7 +147,116 @@ def _classifier_endpoints(model, tokenizer, class_names, **_):
     ]
 
 
-ENDPOINTS = {"TransformerClassifier": _classifier_endpoints}
+def _first_token_fallback(tokenizer):
+    """What an empty prompt starts from: a newline if the vocabulary has one, else `[START]`, else id 1."""
+    for token in ("\n", "[START]"):
+        try:
+            token_id = _token_id(tokenizer, token)
+        except Exception:  # pragma: no cover - tokenizer without such lookups
+            token_id = None
+        if token_id is not None and token_id > 0:
+            return int(token_id)
+    return 1
+
+
+def _language_model_endpoints(model, tokenizer, max_new_tokens, **_):
+    from kerasformers.generation import decoding
+
+    if tokenizer is None:
+        raise ValueError("Exporting a TransformerLanguageModel needs its `tokenizer`.")
+    if not 0 < max_new_tokens < model.max_length:
+        raise ValueError(
+            f"`max_new_tokens` must be in [1, max_length - 1] = [1, {model.max_length - 1}]. "
+            f"Received: max_new_tokens={max_new_tokens}"
+        )
+    prompt_length = model.max_length - max_new_tokens
+    fallback = _first_token_fallback(tokenizer)
+    end_id = _token_id(tokenizer, "[END]")
+    _, factory = decoding._resolve_sampler("greedy", 1.0, None, None, None, 0.0, None, model.vocabulary_size)
+
+    def from_ids(prompt_ids):  # (batch, prompt_length) right-padded; rows may be empty
+        prompt_ids = tf.cast(prompt_ids[:, :prompt_length], tf.int32)
+        prompt_ids = tf.pad(prompt_ids, [[0, 0], [0, prompt_length - tf.shape(prompt_ids)[1]]])
+        prompt_ids = tf.ensure_shape(prompt_ids, [None, prompt_length])  # static length for the decoder
+        # A prompt ends at its last non-padding id (as in `generate`); zeros inside stay tokens.
+        positions = tf.range(1, prompt_length + 1)[None, :]
+        lengths = tf.reduce_max(tf.where(prompt_ids != 0, positions, 0), axis=1)
+        empty = lengths == 0
+        first = tf.where(empty, fallback, prompt_ids[:, 0])
+        prompt_ids = tf.concat([first[:, None], prompt_ids[:, 1:]], axis=1)
+        lengths = tf.maximum(lengths, 1)
+        batch = tf.shape(prompt_ids)[0]
+        buffer = tf.ensure_shape(tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]]), [None, model.max_length])
+        _, run = decoding._language_model_function(
+            model, factory, batch, prompt_length, max_new_tokens, True, end_id, 0
+        )
+        tokens = tf.cond(batch > 0, lambda: run(buffer, lengths), lambda: buffer)
+        return {"token_ids": tokens, "prompt_lengths": lengths}
+
+    def from_text(prompt):  # (batch,) strings
+        ids = _tokenize(tokenizer, prompt)
+        out = from_ids(_dense(ids, prompt_length, keep="last"))
+        tokens, lengths = out["token_ids"], out["prompt_lengths"]
+        positions = tf.range(tf.shape(tokens)[1])[None, :]
+        continuation = tf.where(positions >= lengths[:, None], tokens, 0)
+        return {"text": _detokenize(tokenizer, tokens), "continuation": _detokenize(tokenizer, continuation)}
+
+    return [
+        ("serving_default", from_text, [tf.TensorSpec([None], tf.string, name="prompt")]),
+        ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="prompt_ids")]),
+    ]
+
+
+def _translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams, length_penalty, **_):
+    from kerasformers.generation import decoding
+
+    if source_tokenizer is None or target_tokenizer is None:
+        raise ValueError("Exporting a TransformerSeq2Seq needs `source_tokenizer` and `target_tokenizer`.")
+    vocabulary_size = model.decoder_vocabulary_size or model.encoder_vocabulary_size
+    start_id = _token_id(target_tokenizer, "[START]")
+    end_id = _token_id(target_tokenizer, "[END]")
+    if start_id is None or end_id is None:
+        raise ValueError("The target tokenizer needs `[START]` and `[END]` tokens to translate.")
+    unknown = _token_id(source_tokenizer, "[UNK]") or 1
+
+    def make(sampler, **options):
+        _, factory = decoding._resolve_sampler(
+            sampler, 1.0, None, None, options.get("num_beams"), options.get("length_penalty", 0.0), None,
+            vocabulary_size,
+        )
+
+        def from_ids(source_ids):  # (batch, source_length) 0-padded
+            source_ids = tf.cast(source_ids[:, : model.max_length], tf.int32)
+            source_ids = tf.pad(source_ids, [[0, 0], [0, model.max_length - tf.shape(source_ids)[1]]])
+            source_ids = tf.ensure_shape(source_ids, [None, model.max_length])
+            empty = tf.reduce_all(source_ids == 0, axis=1)
+            # An empty source still needs one visible encoder position.
+            source_ids = tf.concat([tf.where(empty, unknown, source_ids[:, 0])[:, None], source_ids[:, 1:]], axis=1)
+            batch = tf.shape(source_ids)[0]
+            _, run = decoding._seq2seq_function(model, factory, batch, model.max_length, True, start_id, end_id, 0)
+            empty_result = tf.zeros([batch, model.max_length], tf.int32)
+            return {"token_ids": tf.cond(batch > 0, lambda: run(source_ids), lambda: empty_result)}
+
+        def from_text(text):
+            ids = _dense(_tokenize(source_tokenizer, text), model.max_length)
+            return {"translation": _detokenize(target_tokenizer, from_ids(ids)["token_ids"])}
+
+        return from_ids, from_text
+
+    greedy_ids, greedy_text = make("greedy")
+    _, beam_text = make("beam", num_beams=num_beams, length_penalty=length_penalty)
+    return [
+        ("serving_default", greedy_text, [TEXT]),
+        ("beam", beam_text, [TEXT]),
+        ("token_ids", greedy_ids, [tf.TensorSpec([None, None], tf.int32, name="source_ids")]),
+    ]
+
+
+ENDPOINTS = {
+    "TransformerClassifier": _classifier_endpoints,
+    "TransformerLanguageModel": _language_model_endpoints,
+    "TransformerSeq2Seq": _translator_endpoints,
+}
 
 
 def export_for_serving(
@@ -212,6 +351,7 @@ def export_for_serving(
         if resource is not None:
             if not resource.built:
                 resource(tf.constant(["a"]))  # tokenizers build (create their lookup tables) on first use
+            _give_sentencepiece_models_their_own_resource(resource)
             archive.track(resource)
     for name, function, signature in endpoints:
         archive.add_endpoint(name, function, input_signature=signature)

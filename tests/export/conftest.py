@@ -43,7 +43,79 @@ def classifier_export(tmp_path_factory):
     return Export("classifier", path, model, {"tokenizer": tokenizer}, "text", "probabilities")
 
 
+SHAKESPEARE = (
+    "to be, or not to be, that is the question:\nwhether 'tis nobler in the mind to suffer\n"
+    "the slings and arrows of outrageous fortune,\nor to take arms against a sea of troubles\n"
+) * 8
+PAIRS = [
+    ("hola mundo", "hello world"), ("buenos días", "good morning"), ("¿dónde está la biblioteca?", "where is the library?"),
+    ("me gusta el café", "i like coffee"), ("el gato duerme", "the cat sleeps"), ("tengo hambre", "i am hungry"),
+] * 8
+
+
+@pytest.fixture(scope="session")
+def language_model_export(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    tokenizer = text.character_tokenizer(SHAKESPEARE)
+    model = kf.TransformerLanguageModel.from_preset(
+        "tiny", vocabulary_size=tokenizer.vocabulary_size(), max_length=48, num_layers=1
+    )
+    model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
+    model.fit(text.language_model_dataset(SHAKESPEARE, tokenizer, 32, 8), epochs=3, verbose=0)
+    path = export_for_serving(model, tmp_path_factory.mktemp("saved_models") / "lm", tokenizer=tokenizer, max_new_tokens=16)
+    return Export("language_model", path, model, {"tokenizer": tokenizer}, "prompt", "text")
+
+
+@pytest.fixture(scope="session")
+def translator_export(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    sources, targets = map(list, zip(*PAIRS))
+    spa, eng = text.train_sentence_piece(sources, 30), text.train_sentence_piece(targets, 30)
+    model = kf.TransformerSeq2Seq.from_preset(
+        "tiny", encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
+        max_length=16, num_encoder_layers=1, num_decoder_layers=1,
+    )
+    model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
+    model.fit(text.translation_dataset(sources, targets, spa, eng, 8, 16), epochs=20, verbose=0)
+    path = export_for_serving(
+        model, tmp_path_factory.mktemp("saved_models") / "translator", source_tokenizer=spa, target_tokenizer=eng
+    )
+    return Export("translator", path, model, {"source": spa, "target": eng}, "text", "translation")
+
+
+def _ids(tokenizer, strings, length, keep="first"):
+    """Tokenized, truncated and right-padded ids, as the export computes them (eagerly)."""
+    rows = tokenizer(strings)
+    dense = np.zeros((len(strings), length), "int32")
+    for i, row in enumerate(rows):
+        row = np.asarray(row, "int32")
+        row = row[-length:] if keep == "last" else row[:length]
+        dense[i, : len(row)] = row
+    return dense
+
+
+def _texts(values):
+    return [v.decode("utf-8") if isinstance(v, bytes) else str(v) for v in values]
+
+
+def tokenizes_to_something(export, string):
+    tokenizer = export.tokenizers.get("tokenizer") or export.tokenizers["source"]
+    return bool(np.any(np.asarray(tokenizer([string])[0]) != 0))
+
+
 def keras_reference(export, strings):
+    """The Keras model's answer; for generation, None where the input has no token at all."""
+    if export.kind == "classifier":
+        return _keras_reference(export, strings)
+    keep = [i for i, s in enumerate(strings) if tokenizes_to_something(export, s)]
+    answers = _keras_reference(export, [strings[i] for i in keep]) if keep else []
+    result = [None] * len(strings)
+    for i, answer in zip(keep, answers):
+        result[i] = answer
+    return result
+
+
+def _keras_reference(export, strings):
     """What the Keras model answers for `strings`, tokenized the way the export does (eagerly)."""
     if export.kind == "classifier":
         tokenizer = export.tokenizers["tokenizer"]
@@ -54,4 +126,11 @@ def keras_reference(export, strings):
             dense[i, : len(row)] = row
         logits = export.model.predict({"token_ids": dense}, verbose=0)
         return np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-    raise NotImplementedError(export.kind)
+    if export.kind == "language_model":
+        tokenizer, model = export.tokenizers["tokenizer"], export.model
+        prompt = _ids(tokenizer, strings, model.max_length - 16, keep="last")
+        tokens = model.generate(prompt, max_new_tokens=16)
+        return _texts(text.decode(tokenizer, tokens))
+    model = export.model
+    source = _ids(export.tokenizers["source"], strings, model.max_length)
+    return _texts(text.decode(export.tokenizers["target"], model.translate(source)))

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import keras_reference
+from conftest import keras_reference, tokenizes_to_something
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +18,7 @@ from kerasformers.export import custom_ops, export_for_serving, load_for_serving
 
 HERE = pathlib.Path(__file__).resolve().parent
 README = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
-EXPORTS = ["classifier_export"]
+EXPORTS = ["classifier_export", "language_model_export", "translator_export"]
 BATCH_1 = ["a gripping, beautifully acted film"]
 BATCH_7 = ["the best film of the year", "", "   ", "x " * 3000, "¿dónde está la biblioteca? 😀", "a dull plot", "Ünïcödé"]
 ODD = ["", " \t\n ", "word " * 5000, "ñandú, café, corazón", "🎬🍿😀", "\x00\x01 control"]
@@ -51,6 +51,11 @@ def test_fresh_process_without_kerasformers_matches_keras(name, request):
             np.testing.assert_allclose(np.array(result["probabilities"]), keras_reference(export, batch), atol=1e-5)
             probabilities = np.array(result["probabilities"])
             assert result["label"] == [["negative", "positive"][i] for i in probabilities.argmax(-1)]
+        else:  # greedy generation: identical strings wherever the input has tokens
+            expected = keras_reference(export, batch)
+            compared = [i for i, s in enumerate(batch) if tokenizes_to_something(export, s)]
+            assert len(compared) >= 1
+            assert [result[export.output_name][i] for i in compared] == [expected[i] for i in compared]
 
 
 @pytest.mark.parametrize("name", EXPORTS)
@@ -74,7 +79,9 @@ def test_saved_model_cli_lists_string_inputs_with_dynamic_batch(name, request):
     assert run.returncode == 0, run.stderr[-3000:]
     if export.kind == "classifier":
         expected = ["negative", "positive"][int(keras_reference(export, BATCH_1).argmax())]
-        assert f"b'{expected}'" in run.stdout, run.stdout
+    else:
+        expected = keras_reference(export, BATCH_1)[0]
+    assert repr(expected.encode("utf-8")) in run.stdout, run.stdout
 
 
 def rest_body(marker):
@@ -126,8 +133,27 @@ def test_only_ops_tf_serving_ships(name, request):
     export = request.getfixturevalue(name)
     ops = set(custom_ops(export.path))
     assert ops <= TF_SERVING_TEXT_OPS, ops - TF_SERVING_TEXT_OPS
-    if export.kind == "classifier":  # WordPiece
-        assert ops == {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"}
+    expected = {  # WordPiece; character tokenizer (core ops only); SentencePiece
+        "classifier": {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"},
+        "language_model": set(),
+        "translator": {"SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceDetokenizeOp"},
+    }[export.kind]
+    assert ops == expected
+
+
+def test_translator_beam_signature_matches_keras_beam_search(translator_export):
+    export = translator_export
+    beam = load_for_serving(export.path).signatures["beam"]
+    batch = ["hola mundo", "me gusta el café", "¿dónde está la biblioteca?"]
+    from conftest import _ids, _texts
+
+    from kerasformers import text
+
+    source = _ids(export.tokenizers["source"], batch, export.model.max_length)
+    expected = _texts(text.decode(export.tokenizers["target"], export.model.translate(source, num_beams=4, length_penalty=0.6)))
+    got = [s.decode("utf-8") for s in beam(text=tf.constant(batch))["translation"].numpy()]
+    assert got == expected
+    assert "where is the library?" in got or "hello world" in got  # it learned something
 
 
 def test_versions_are_never_overwritten_by_accident(classifier_export, tmp_path):
