@@ -93,3 +93,15 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         self.decoder_layers = decoder_layers
         self.final_norm = final_norm
         self.output_projection = output_projection
+
+    def generate(self, prompt_ids, max_new_tokens, **kwargs):
+        """Continues right-padded prompts `(batch, prompt_length)` by `max_new_tokens` tokens.
+
+        Delegates to `kerasformers.generation.generate` (cached, XLA-compiled on
+        TensorFlow; greedy, top-k, top-p or beam search): see it for the
+        keyword arguments. Returns int32 ids `(batch, prompt_length +
+        max_new_tokens)`.
+        """
+        from kerasformers.generation import generate  # lazy: generation imports the models
+
+        return generate(self, prompt_ids, max_new_tokens, **kwargs)

@@ -163,3 +163,16 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         for layer in self.decoder_layers:
             y = layer(y, encoder_outputs, decoder_padding_mask=padding_mask, encoder_padding_mask=encoder_padding_mask)
         return self.project(y)
+
+    def translate(self, source_ids, **kwargs):
+        """Decodes target ids for source ids `(batch, source_length)`.
+
+        Delegates to `kerasformers.generation.translate` (cached, XLA-compiled
+        on TensorFlow; greedy, top-k, top-p or beam search with length
+        penalty): see it for the keyword arguments. Returns int32 ids
+        `(batch, max_length)` without the start token, padding after the end
+        token.
+        """
+        from kerasformers.generation import translate  # lazy: generation imports the models
+
+        return translate(self, source_ids, **kwargs)
