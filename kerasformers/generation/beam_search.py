@@ -1,5 +1,8 @@
 """Beam search with the GNMT length penalty and frozen finished hypotheses."""
 
+import math
+import numbers
+
 from keras import ops
 from keras import tree
 
@@ -56,7 +59,7 @@ class BeamSearch:
 
     Args:
         num_beams: int >= 1. Defaults to `4` (the paper's).
-        length_penalty: float. GNMT alpha; `0` ranks by summed
+        length_penalty: float >= 0. GNMT alpha; `0` ranks by summed
             log-probability. Defaults to `0.6`.
         temperature: float > 0. Logits are divided by it before the log-softmax.
 
@@ -96,6 +99,13 @@ class BeamSearch:
     """
 
     def __init__(self, num_beams=4, length_penalty=0.6, temperature=1.0):
+        if isinstance(num_beams, bool) or not isinstance(num_beams, numbers.Integral) or num_beams < 1:
+            raise ValueError(f"`num_beams` must be an integer >= 1. Received: num_beams={num_beams!r}")
+        # alpha >= 0: the early stop relies on the penalty growing with the length.
+        if not (isinstance(length_penalty, numbers.Real) and math.isfinite(length_penalty) and length_penalty >= 0):
+            raise ValueError(f"`length_penalty` must be a number >= 0. Received: length_penalty={length_penalty!r}")
+        if not (isinstance(temperature, numbers.Real) and math.isfinite(temperature) and temperature > 0):
+            raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
         self.num_beams = int(num_beams)
         self.length_penalty = float(length_penalty)
         self.temperature = float(temperature)
@@ -103,9 +113,9 @@ class BeamSearch:
     def __call__(self, next, prompt, cache=None, index=0, mask=None, end_token_id=None, starts=None,
                  limits=None, pad_token_id=0):
         beams, alpha = self.num_beams, self.length_penalty
-        batch, length = prompt.shape[0], prompt.shape[1]  # static in a compiled function
-        if batch is None or length is None:
-            batch, length = ops.shape(prompt)[0], ops.shape(prompt)[1]
+        # Static sizes when known (always in `generate`/`translate`), else dynamic ones.
+        batch = prompt.shape[0] if prompt.shape[0] is not None else ops.shape(prompt)[0]
+        length = prompt.shape[1] if prompt.shape[1] is not None else ops.shape(prompt)[1]
         prompt = ops.cast(prompt, "int32")
         mask = ops.zeros_like(prompt, "bool") if mask is None else ops.cast(mask, "bool")
         index = ops.cast(index, "int32")

@@ -11,9 +11,11 @@ the same shape reuse it:
   before the call, so only a new shape or new settings trace again
   (keras-hub#779: recompiling on every call made generation 4x slower).
   `trace_count(model)` counts the traces.
-- Other backends (JAX, ...): the same Python code runs uncompiled, step by
-  step (`keras.ops.while_loop` still lowers to `jax.lax.while_loop` on JAX);
-  `trace_count` then counts calls.
+- Other backends (JAX, ...): the same Python code runs uncompiled, nothing
+  is cached across calls. On JAX `keras.ops.while_loop` is
+  `jax.lax.while_loop`, which traces and compiles the loop body again on
+  every call: correct, but slow; use TensorFlow for speed. `trace_count` then
+  counts calls.
 
 Samplers: greedy, top-k, top-p and temperature are the
 `keras_hub.samplers` ones (a `keras_hub.samplers.Sampler` instance is also
@@ -181,10 +183,10 @@ def _resolve_sampler(sampler, temperature, top_k, top_p, num_beams, length_penal
         return ("top_p", p, top_k, temperature), lambda: keras_hub.samplers.TopPSampler(
             p=p, k=top_k, seed=seed, temperature=temperature
         )
-    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or not math.isfinite(
-        length_penalty
+    if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or not (
+        math.isfinite(length_penalty) and length_penalty >= 0
     ):
-        raise ValueError(f"`length_penalty` must be a finite number. Received: length_penalty={length_penalty!r}")
+        raise ValueError(f"`length_penalty` must be a number >= 0. Received: length_penalty={length_penalty!r}")
     beams = DEFAULT_NUM_BEAMS if num_beams is None else num_beams
     length_penalty = float(length_penalty)
     return ("beam", beams, length_penalty, temperature), lambda: BeamSearch(beams, length_penalty, temperature)
@@ -291,8 +293,8 @@ def generate(
         top_p: float in (0, 1]. `p` of `"top_p"` (default 0.9).
         num_beams: int >= 1. Beam search width; setting it selects beam
             search (`sampler="beam"` alone uses 4).
-        length_penalty: float. GNMT alpha of beam search. Defaults to `0.0`
-            (rank by summed log-probability).
+        length_penalty: float >= 0. GNMT alpha of beam search. Defaults to
+            `0.0` (rank by summed log-probability).
         seed: int or None. Seed of `"top_k"` / `"top_p"` sampling: the same
             seed gives the same samples.
         end_token_id: int or None. Generation of a row stops after this
@@ -422,7 +424,7 @@ def translate(
         max_length: int. Number of target tokens to generate at most.
             Defaults to (and may not exceed) `model.max_length`.
         sampler, temperature, top_k, top_p, num_beams, seed: as in `generate`.
-        length_penalty: float. GNMT alpha of beam search. Defaults to `0.6`.
+        length_penalty: float >= 0. GNMT alpha of beam search. Defaults to `0.6`.
         start_token_id: int. First decoder input. Defaults to `2`.
         end_token_id: int or None. Defaults to `3`.
         pad_token_id: int. Written after the end token. Defaults to `0`.

@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import keras_reference, tokenizes_to_something
+from _export_setup import _ids, _texts, keras_reference, tokenizes_to_something
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kerasformers import text
 from kerasformers.export import custom_ops, export_for_serving, load_for_serving, next_version
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -145,10 +146,6 @@ def test_translator_beam_signature_matches_keras_beam_search(translator_export):
     export = translator_export
     beam = load_for_serving(export.path).signatures["beam"]
     batch = ["hola mundo", "me gusta el café", "¿dónde está la biblioteca?"]
-    from conftest import _ids, _texts
-
-    from kerasformers import text
-
     source = _ids(export.tokenizers["source"], batch, export.model.max_length)
     expected = _texts(text.decode(export.tokenizers["target"], export.model.translate(source, num_beams=4, length_penalty=0.6)))
     got = [s.decode("utf-8") for s in beam(text=tf.constant(batch))["translation"].numpy()]

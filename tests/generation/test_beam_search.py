@@ -41,26 +41,25 @@ def best_by_enumeration(continuations, token_logp, end, alpha):
     return best + [0] * (NEW_TOKENS - len(best))
 
 
-@pytest.fixture(scope="module")
-def peaked_model():
-    keras.utils.set_random_seed(4)
-    model = kf.TransformerLanguageModel.from_preset(
-        "tiny", vocabulary_size=VOCABULARY, max_length=8, num_layers=1, dropout=0.0, tie_embeddings=False
-    )
-    kernel = model.output_projection.kernel
-    kernel.assign(kernel * 2.0)  # sharper distributions, so that the length penalty changes the winner
-    return model
+def model_where_the_length_penalty_matters():
+    """A tiny model and an end token for which alpha = 1 and alpha = 0 disagree on the best hypothesis."""
+    for seed in range(4, 20):  # seed 4 does on TensorFlow; other backends draw other weights
+        keras.utils.set_random_seed(seed)
+        model = kf.TransformerLanguageModel.from_preset(
+            "tiny", vocabulary_size=VOCABULARY, max_length=8, num_layers=1, dropout=0.0, tie_embeddings=False
+        )
+        kernel = model.output_projection.kernel
+        kernel.assign(kernel * 2.0)  # sharper distributions, so that the length penalty can change the winner
+        continuations, token_logp = continuation_log_probs(model)
+        for end in (1, 2, 3):
+            best = [best_by_enumeration(continuations, token_logp, end, alpha) for alpha in (0.0, 1.0)]
+            if best[0] != best[1]:
+                return model, continuations, token_logp, end
+    raise AssertionError("no seed where the length penalty matters")
 
 
-@pytest.mark.parametrize("alpha", [0.0, 1.0])
-def test_wide_beam_is_exhaustive_and_the_length_penalty_matters(peaked_model, alpha):
-    continuations, token_logp = continuation_log_probs(peaked_model)
-    # An end token for which the length penalty changes the best hypothesis.
-    end = next(
-        e for e in (1, 2, 3)
-        if best_by_enumeration(continuations, token_logp, e, 1.0) != best_by_enumeration(continuations, token_logp, e, 0.0)
-    )
-    expected = best_by_enumeration(continuations, token_logp, end, alpha)
-    # 2 * num_beams >= 5 ** 2 * 6 candidates at the last step: nothing is ever pruned.
-    out = generate(peaked_model, np.array([PROMPT]), NEW_TOKENS, num_beams=75, length_penalty=alpha, end_token_id=end)
-    np.testing.assert_array_equal(out[0, len(PROMPT) :], expected)
+def test_wide_beam_is_exhaustive_and_the_length_penalty_matters():
+    model, continuations, token_logp, end = model_where_the_length_penalty_matters()
+    # 2 * num_beams >= 5 ** 2 * 6 candidates at the last step: nothing is ever pruned, beam search is exact.
+    out = generate(model, np.array([PROMPT]), NEW_TOKENS, num_beams=75, length_penalty=1.0, end_token_id=end)
+    np.testing.assert_array_equal(out[0, len(PROMPT) :], best_by_enumeration(continuations, token_logp, end, 1.0))

@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 import pytest
-from _generation_setup import END, NEW_TOKENS, PAD, PROMPT_LENGTHS, PROMPTS, VOCABULARY
+from _generation_setup import END, NEW_TOKENS, PAD, PROMPT_LENGTHS, PROMPTS, VOCABULARY, make_language_model
 
 from kerasformers.generation import call_with_cache, generate, init_cache, trace_count
 
@@ -67,8 +67,9 @@ def test_model_method_delegates(lm, greedy):
     np.testing.assert_array_equal(lm.generate(PROMPTS, NEW_TOKENS), greedy)
 
 
-def test_cached_step_logits_match_the_full_model(lm):
+def test_cached_step_logits_match_the_full_model():
     """Every step of `call_with_cache` gives the logits of the full model within 1e-5."""
+    lm = make_language_model(num_layers=2)
     prompt = PROMPTS[:1]  # (1, 5)
     cache = init_cache(lm, 1, 16)
     logits, cache = call_with_cache(lm, prompt, cache, 0)
@@ -87,10 +88,6 @@ def test_batch_rows_equal_each_prompt_alone(lm, greedy):
     for row in range(len(PROMPTS)):
         alone = generate(lm, PROMPTS[row : row + 1], NEW_TOKENS)  # a batch of one (one compiled shape)
         np.testing.assert_array_equal(alone[0], batch[row])
-    # Trailing padding columns do not change a prompt's continuation either.
-    length = PROMPT_LENGTHS[1]
-    trimmed = generate(lm, PROMPTS[1:2, :length], NEW_TOKENS)
-    np.testing.assert_array_equal(trimmed[0], batch[1, : length + NEW_TOKENS])
 
 
 def test_uncached_generation_equals_cached(lm, greedy):

@@ -28,6 +28,7 @@ LM_CASES = [
     (dict(sampler="top_k", top_k=33), r"top_k=33"),
     (dict(top_k=3), r"top_k.*sampler='greedy'"),
     (dict(temperature=0.0), r"temperature=0.0"),
+    (dict(num_beams=2, length_penalty=-0.5), r"length_penalty=-0.5"),
     (dict(sampler="top_k", seed=1.5), r"seed=1.5"),
     (dict(end_token_id=40), r"end_token_id=40"),
     (dict(end_token_id=0), r"differ from `pad_token_id`"),
