@@ -1,0 +1,35 @@
+"""The errors a task run reports to its user in one line (the CLI exits with status 2 on them)."""
+
+
+class DownloadError(ConnectionError):
+    """A dataset could not be downloaded (no network, server error, bad checksum).
+
+    The message names the dataset and its URL and says how to go on without
+    the network: `--data PATH` (a local copy) or `--demo` (generated data).
+    """
+
+
+class MissingExtraError(ImportError):
+    """An optional dependency is missing; the message gives the `pip install` line."""
+
+
+def require(module, extra, purpose):
+    """Imports `module` or raises `MissingExtraError` naming the extra that installs it.
+
+    Example:
+    >>> require("json", "plot", "plots").__name__
+    'json'
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise MissingExtraError(
+            f"{purpose} needs the `{module.split('.')[0]}` package: pip install \"kerasformers[{extra}]\""
+        ) from None
+
+
+# What the CLI and the example scripts turn into one line on stderr and exit status 2:
+# bad or missing data, unknown presets, existing outputs, no network, missing extras.
+USER_ERRORS = (OSError, ValueError, MissingExtraError)

@@ -1,0 +1,55 @@
+"""Inference helpers of the task modules, on small untrained models."""
+
+import keras
+import numpy as np
+
+import kerasformers as kf
+from kerasformers import text
+from kerasformers.tasks import classification, language_modeling, translation
+
+
+def test_translation_encode_truncates_pads_and_fills_empty_rows():
+    tokenizer = translation._train_tokenizer("unigram", ["hola mundo", "hola amigo", "buenos dias"] * 5, 100)
+    ids = translation.encode(tokenizer, ["hola mundo hola mundo hola mundo", ""], 4)
+    assert ids.shape == (2, 4) and ids.dtype == np.int32
+    assert np.all(ids[0] != 0)  # truncated to 4 ids
+    assert ids[1, 0] == 1 and np.all(ids[1, 1:] == 0)  # empty text -> one [UNK]
+
+
+def test_translate_texts_pads_every_batch_to_one_shape():
+    keras.utils.set_random_seed(0)
+    source = translation._train_tokenizer("unigram", ["uno dos", "tres cuatro", "cinco seis"] * 5, 100)
+    target = translation._train_tokenizer("char", ["one two", "three four", "five six"] * 5, 100)
+    model = kf.TransformerSeq2Seq.from_preset("tiny", encoder_vocabulary_size=source.vocabulary_size(),
+                                              decoder_vocabulary_size=target.vocabulary_size(), max_length=6,
+                                              num_encoder_layers=1, num_decoder_layers=1, model_dim=16,
+                                              num_heads=2, hidden_dim=32)
+    out = translation.translate_texts(model, source, target, ["uno dos", "tres", "cinco seis", ""], batch_size=3)
+    assert len(out) == 4 and all(isinstance(t, str) for t in out)
+    assert kf.generation.trace_count(model) == 1  # one compiled shape for both batches
+
+
+def test_classification_helpers():
+    keras.utils.set_random_seed(0)
+    tokenizer = text.train_word_piece(["good film", "bad film", "great plot"] * 5, 30)
+    model = kf.TransformerClassifier.from_preset("tiny", vocabulary_size=tokenizer.vocabulary_size(), num_classes=3,
+                                                 max_length=8, num_layers=1, model_dim=16, num_heads=2, hidden_dim=32)
+    probabilities = classification.predict_probabilities(model, tokenizer, ["good film", "bad"])
+    np.testing.assert_allclose(probabilities.sum(axis=-1), 1.0, atol=1e-6)
+    answers = classification.classify_texts(model, tokenizer, ["good film"], ["a", "b", "c"])
+    assert answers[0][0] in "abc" and 0 < answers[0][1] <= 1
+    matrix = classification.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], 3)
+    assert matrix.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_generate_texts_keeps_the_prompt_and_fits_the_context():
+    keras.utils.set_random_seed(0)
+    tokenizer = text.character_tokenizer("abcdef \n")
+    model = kf.TransformerLanguageModel.from_preset("tiny", vocabulary_size=tokenizer.vocabulary_size(),
+                                                    max_length=12, num_layers=1, model_dim=16, num_heads=2,
+                                                    hidden_dim=32)
+    texts = language_modeling.generate_texts(model, tokenizer, ["abcdef" * 4, "dd"], max_new_tokens=50,
+                                             sampler="top_p", top_p=0.9, seed=1)
+    # The longest prompt keeps its last 11 characters (max_length 12 - 1 new token); rows keep their prompts.
+    assert len(texts[0]) == 12 and texts[0].startswith("bcdefabcdef") and texts[1].startswith("dd")
+    assert language_modeling.default_prompt("tail of a line\nKING:\nspeech\n") == "KING:\n"
