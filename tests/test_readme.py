@@ -32,3 +32,39 @@ def test_ci_runs_the_readme_commands():
     for marker in ("install", "test"):
         block = re.search(rf"<!-- {marker} -->\n```bash\n(.+?)\n```\n<!-- /{marker} -->", README, flags=re.S)
         assert block, f"README lacks its {marker} command block"
+
+
+BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
+COMMANDS = [
+    line.split("#")[0].strip()
+    for block in BASH_BLOCKS
+    for line in block.splitlines()
+    if line.strip().startswith("kerasformers ")
+]
+
+
+def test_readme_main_job_is_the_offline_translation_demo():
+    block = re.search(r"<!-- main -->\n```bash\n(.+?)\n```\n<!-- /main -->", README, flags=re.S)
+    assert block, "README lacks its main-job block"
+    args = _parse(block.group(1).strip())
+    assert (args.command, args.task, args.demo) == ("train", "translation", True)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_readme_commands_parse(command):
+    """Every `kerasformers ...` line of the README is a valid command line (options and sub-commands exist)."""
+    assert len(COMMANDS) >= 6
+    _parse(command)
+
+
+def _parse(command):
+    import shlex
+
+    from kerasformers import cli
+
+    words = shlex.split(command)
+    assert words[0] == "kerasformers"
+    try:
+        return cli.build_parser().parse_args(words[1:])
+    except SystemExit as exit_:
+        raise AssertionError(f"README command does not parse: {command!r}") from exit_
