@@ -11,6 +11,8 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from kerasformers.text.tokenizers import name_sentence_piece_resource
+
 SERVING_LIMITS = """\
 Inputs are never rejected by the signatures: invalid UTF-8 bytes are replaced
 by U+FFFD, empty or whitespace-only strings give an empty token sequence
@@ -81,36 +83,6 @@ def _detokenize(tokenizer, ids):
     from kerasformers.text import decode
 
     return decode(tokenizer, ids)
-
-
-def _give_sentencepiece_models_their_own_resource(tokenizer):
-    """Two SentencePiece models in one SavedModel must not share a kernel resource.
-
-    TF Text creates each model's `SentencepieceOp` with an empty `shared_name`;
-    restored from a SavedModel, the source and target models of a translator
-    then resolve to the same resource and the target text is detokenized with
-    the source model. Re-create the resource with a name derived from the model
-    bytes, so different models never collide (and identical ones may share).
-    """
-    import hashlib
-
-    from tensorflow_text.python.ops import sentencepiece_tokenizer as sp
-
-    inner = getattr(tokenizer, "_sentence_piece", None)
-    resource = getattr(inner, "_model_resource", None)
-    if resource is None or getattr(resource, "_kerasformers_named", False):
-        return
-
-    class NamedResource(sp._SentencepieceModelResource):
-        _kerasformers_named = True
-
-        def _create_resource(self):
-            model = self._model
-            digest = hashlib.sha1(model if isinstance(model, bytes) else bytes(model.numpy())).hexdigest()[:16]
-            with tf.name_scope("SentencepieceModel"):
-                return sp.gen_sentencepiece_tokenizer.sentencepiece_op(model=model, shared_name=f"kerasformers_{digest}")
-
-    inner._model_resource = NamedResource(resource._model, resource._name)
 
 
 # ----------------------------------------------------------------------------------- tasks
@@ -351,7 +323,7 @@ def export_for_serving(
         if resource is not None:
             if not resource.built:
                 resource(tf.constant(["a"]))  # tokenizers build (create their lookup tables) on first use
-            _give_sentencepiece_models_their_own_resource(resource)
+            name_sentence_piece_resource(resource)
             archive.track(resource)
     for name, function, signature in endpoints:
         archive.add_endpoint(name, function, input_signature=signature)

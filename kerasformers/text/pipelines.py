@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasformers.text.readers import LabelledTexts, TextPairs
-from kerasformers.text.tokenizers import END_TOKEN, START_TOKEN, special_token_id
+from kerasformers.text.tokenizers import END_TOKEN, START_TOKEN, name_sentence_piece_resource, special_token_id
 
 __all__ = [
     "classification_dataset",
@@ -168,6 +168,8 @@ def translation_dataset(
     start_id = _required_token(target_tokenizer, START_TOKEN, "target tokenizer")
     end_id = _required_token(target_tokenizer, END_TOKEN, "target tokenizer")
     _check_enough(len(sources), batch_size, drop_remainder, "pairs")
+    name_sentence_piece_resource(source_tokenizer)
+    name_sentence_piece_resource(target_tokenizer)
 
     def pack(source, target):  # (batch,) strings -> ragged ids, truncated
         encoder = _ragged_ids(source_tokenizer, source)[:, :max_length]
@@ -262,6 +264,7 @@ def classification_dataset(
         raise ValueError(f"`labels` must be integer class ids. Received dtype {labels.dtype}.")
     cls_id = _required_token(tokenizer, START_TOKEN, "tokenizer") if cls_token else None
     _check_enough(len(texts), batch_size, drop_remainder, "texts")
+    name_sentence_piece_resource(tokenizer)
 
     rows = batch_size if drop_remainder else None
 
@@ -280,6 +283,7 @@ def classification_dataset(
 
 def _tokenize_text(tokenizer, text):
     """The ids of one whole text, computed once with TF ops: (length,) int32."""
+    name_sentence_piece_resource(tokenizer)
     ids = tf.function(lambda t: tokenizer(t))(tf.constant(text))
     return np.asarray(ids, dtype="int32")
 

@@ -192,7 +192,53 @@ def train_sentence_piece(texts, vocabulary_size, model_type="unigram", lowercase
             f"SentencePiece could not train a vocabulary of "
             f"vocabulary_size={vocabulary_size}.{hint} ({error})"
         ) from None
-    return keras_hub.tokenizers.SentencePieceTokenizer(proto=model.getvalue(), dtype="int32")
+    return name_sentence_piece_resource(
+        keras_hub.tokenizers.SentencePieceTokenizer(proto=model.getvalue(), dtype="int32")
+    )
+
+
+def name_sentence_piece_resource(tokenizer):
+    """Gives a SentencePiece tokenizer's kernel resource a name of its own; other tokenizers are left alone.
+
+    TF Text creates each model's `SentencepieceOp` with an empty `shared_name`,
+    so the model lives in the op's kernel and dies with it. Two things then
+    break: `keras.utils.set_random_seed` (which clears TensorFlow's kernel
+    cache) leaves a tokenizer that was already used unusable in a later
+    `tf.data` pipeline ("Resource localhost/_0_SentencepieceOp/... does not
+    exist"); and, restored from a SavedModel, the source and target models of
+    a translator resolve to the same resource, so the target text is
+    detokenized with the source model. Re-creating the resource with a name
+    derived from the model bytes fixes both: the model lives in the resource
+    manager, different models never collide, identical ones may share.
+    Called by `train_sentence_piece`, `load_tokenizer`, the dataset builders
+    and the export, so users of this package never need to call it.
+
+    Args:
+        tokenizer: any tokenizer. Idempotent.
+
+    Returns:
+        `tokenizer`.
+    """
+    import hashlib
+
+    from tensorflow_text.python.ops import sentencepiece_tokenizer as sp
+
+    inner = getattr(tokenizer, "_sentence_piece", None)
+    resource = getattr(inner, "_model_resource", None)
+    if resource is None or getattr(resource, "_kerasformers_named", False) or not tf.executing_eagerly():
+        return tokenizer
+
+    class NamedResource(sp._SentencepieceModelResource):
+        _kerasformers_named = True
+
+        def _create_resource(self):
+            model = self._model
+            digest = hashlib.sha1(model if isinstance(model, bytes) else bytes(model.numpy())).hexdigest()[:16]
+            with tf.name_scope("SentencepieceModel"):
+                return sp.gen_sentencepiece_tokenizer.sentencepiece_op(model=model, shared_name=f"kerasformers_{digest}")
+
+    inner._model_resource = NamedResource(resource._model, resource._name)
+    return tokenizer
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -593,4 +639,4 @@ def load_tokenizer(directory):
     assets = os.path.join(directory, _ASSET_DIR)
     if hasattr(tokenizer, "load_assets") and os.path.isdir(assets):
         tokenizer.load_assets(assets)
-    return tokenizer
+    return name_sentence_piece_resource(tokenizer)

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from kerasformers.text import (
     CharacterTokenizer,
+    classification_dataset,
     character_tokenizer,
     decode,
     load_tokenizer,
@@ -257,3 +258,19 @@ def test_training_argument_errors():
         train_sentence_piece(SPANISH, 5000)
     with pytest.raises(ValueError, match="not one string"):
         train_word_piece("hola mundo", 40)
+
+
+def test_sentence_piece_survives_set_random_seed_in_a_pipeline(tmp_path):
+    """keras.utils.set_random_seed clears TF's kernel cache; TF Text's anonymous SentencePiece resource died with it."""
+    texts = ["hola mundo", "hola amigo", "buenos dias"] * 10
+    trained = train_sentence_piece(texts, 19)
+    expected = [np.asarray(row).tolist() for row in trained(texts[:3])]
+    handmade = keras_hub.tokenizers.SentencePieceTokenizer(proto=trained.proto, dtype="int32")  # not ours
+    save_tokenizer(trained, tmp_path / "spm")
+    loaded = load_tokenizer(tmp_path / "spm")
+    for tokenizer in (trained, handmade, loaded):
+        tokenizer(texts[:1])  # used once eagerly: the kernel now owns the model
+        keras.utils.set_random_seed(0)
+        data = classification_dataset(texts[:3], [0, 1, 0], tokenizer, batch_size=3, max_length=16, shuffle=False)
+        ids = next(iter(data))[0]["token_ids"].numpy()
+        assert [row[row != 0].tolist() for row in ids] == expected
