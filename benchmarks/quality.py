@@ -311,8 +311,10 @@ def translation_task(data_dir, scale, seed):
 
 
 def _pad_ids(tokenizer, sentences, max_length):
-    ids = tokenizer(tf.constant(sentences))
-    return ids.to_tensor(shape=(len(sentences), max_length)).numpy().astype("int32") if hasattr(ids, "to_tensor") else np.asarray(ids)
+    """Truncated, 0-padded ids, as the translation task computes them (an empty sentence gets one [UNK])."""
+    from kerasformers.tasks.translation import encode
+
+    return encode(tokenizer, sentences, max_length)
 
 
 def _decode(tokenizer, ids):
