@@ -1,30 +1,14 @@
 """The task example scripts, end to end on a few steps of small data (generated, or ../shared/data in slow tests)."""
 
-import importlib.util
 import pathlib
-import sys
 
 import pytest
+import task_runs
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 TINY = ["--epochs", "1", "--steps-per-epoch", "3", "--num-layers", "1", "--model-dim", "32", "--num-heads", "2",
         "--hidden-dim", "64"]
-
-
-def task_runs():
-    """tests/tasks/_task_runs.py, shared with tests/tasks and tests/cli (one run per task per session)."""
-    name = "_kerasformers_task_runs"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "tests" / "tasks" / "_task_runs.py")
-        sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(sys.modules[name])
-    return sys.modules[name]
-
-
-@pytest.fixture
-def run_of(tmp_path_factory):
-    return lambda name: task_runs().get(name, tmp_path_factory)
 
 
 def _events(folder):
@@ -56,7 +40,7 @@ def test_language_model_example(run_of):
 
 
 def test_example_error_is_one_line(tmp_path, capsys):
-    example = task_runs().load_example("classify")
+    example = task_runs.load_example("classify")
     with pytest.raises(SystemExit) as exit_:
         example.main(["--data", str(tmp_path / "missing.tsv"), "--output", str(tmp_path / "run")])
     assert exit_.value.code == 2
@@ -68,7 +52,7 @@ def test_example_error_is_one_line(tmp_path, capsys):
 # ------------------------------------------------------------------------------ slow
 @pytest.mark.slow
 def test_classify_example(tmp_path):
-    result = task_runs().load_example("classify").main([
+    result = task_runs.load_example("classify").main([
         "--demo", "--demo-size", "200", "--batch-size", "16", "--max-length", "16", *TINY,
         "--output", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
     ])
@@ -78,8 +62,8 @@ def test_classify_example(tmp_path):
 
 @pytest.mark.slow
 def test_vision_transformer_example(tmp_path):
-    data = task_runs().write_digits_npz(tmp_path / "quadrants.npz")
-    result = task_runs().load_example("vision_transformer").main([
+    data = task_runs.write_digits_npz(tmp_path / "quadrants.npz")
+    result = task_runs.load_example("vision_transformer").main([
         "--data", str(data), "--batch-size", "16", "--epochs", "1", "--steps-per-epoch", "3", "--num-layers", "1",
         "--output", str(tmp_path / "run"),
     ])
@@ -89,7 +73,7 @@ def test_vision_transformer_example(tmp_path):
 @pytest.mark.slow
 def test_vision_transformer_example_on_digits(tmp_path):
     pytest.importorskip("sklearn")
-    result = task_runs().load_example("vision_transformer").main([
+    result = task_runs.load_example("vision_transformer").main([
         "--dataset", "digits", "--output", str(tmp_path / "run"), "--no-plots",
     ])
     assert result.metrics["accuracy"] > 0.5  # chance is about 0.1
@@ -97,7 +81,7 @@ def test_vision_transformer_example_on_digits(tmp_path):
 
 @pytest.mark.slow
 def test_lstm_vs_transformer_example(tmp_path, capsys):
-    result = task_runs().load_example("lstm_vs_transformer").main([
+    result = task_runs.load_example("lstm_vs_transformer").main([
         "--demo", "--demo-size", "600", "--epochs", "2", "--steps-per-epoch", "4", "--batch-size", "32",
         "--max-length", "16", "--num-layers", "1", "--output", str(tmp_path / "run"),
     ])
@@ -113,7 +97,7 @@ def test_lstm_vs_transformer_example(tmp_path, capsys):
 @pytest.mark.parametrize("example", ["translate", "classify", "language_model"])
 def test_demo_defaults_learn(tmp_path, example):
     """The --demo default settings (what a newcomer runs offline) train to well above chance."""
-    result = task_runs().load_example(example).main([
+    result = task_runs.load_example(example).main([
         "--demo", "--output", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
     ])
     metric = {"translate": ("bleu", 50.0), "classify": ("accuracy", 0.85),
@@ -134,7 +118,7 @@ def test_demo_defaults_learn(tmp_path, example):
     ("language_model", ["--data", str(SHARED / "tinyshakespeare" / "input.txt"), "--sample-length", "20"]),
 ])
 def test_examples_on_real_data(tmp_path, example, data):
-    result = task_runs().load_example(example).main([
+    result = task_runs.load_example(example).main([
         *data, *TINY, "--output", str(tmp_path / "run"), "--export-dir", str(tmp_path / "saved"),
     ])
     assert (result.export_path / "saved_model.pb").is_file()

@@ -3,8 +3,9 @@
 Every run goes through a real entry point (an example script's `main` or
 `kerasformers.cli.main`) on a few steps of generated data with a one-layer,
 32-wide model, and writes its run folder and SavedModel under one session
-temporary folder. Load this module with `task_runs()` (by path, cached in
-`sys.modules`), so that every test directory shares the same runs.
+temporary folder. `tests/` is on pytest's `pythonpath`, so every test directory
+imports this one module (`import task_runs`, or the `run_of` fixture of
+tests/conftest.py) and shares the same runs.
 """
 
 import importlib.util
@@ -14,7 +15,7 @@ import types
 
 import numpy as np
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples"
 TINY_MODEL = ["--num-layers", "1", "--model-dim", "32", "--num-heads", "2", "--hidden-dim", "64"]
 FEW_STEPS = ["--epochs", "1", "--steps-per-epoch", "3", "--seed", "0"]
