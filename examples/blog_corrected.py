@@ -1,7 +1,8 @@
 """The seed blog post's two Transformer snippets, written with APIs that exist.
 
 1. A `Sequential` classifier: token + position embedding -> encoder layer ->
-   pooling -> softmax, compiled and fitted with `model.fit`.
+   decoder layer (causal, no cross-attention) -> pooling -> Dense -> softmax,
+   compiled and fitted with `model.fit`.
 2. The "multi-head attention" snippet: a functional model that returns the
    attention weights the blog asked for with `return_attention=True`.
 
@@ -32,7 +33,10 @@ def build_classifier(vocab_size, max_length, num_classes):
             keras.Input(shape=(max_length,), dtype="int32"),
             kf.layers.TokenAndPositionEmbedding(vocab_size, max_length, embedding_dim=64),
             kf.layers.TransformerEncoderLayer(num_heads=8, key_dim=64, hidden_dim=256, use_bias=True),
-            keras.layers.GlobalAveragePooling1D(),
+            # Without an encoder to attend to, the decoder layer is a causal (GPT-style) block.
+            kf.layers.TransformerDecoderLayer(num_heads=8, key_dim=64, hidden_dim=256, use_bias=True),
+            keras.layers.GlobalAveragePooling1D(),  # (batch, length, 64) -> (batch, 64) for the Dense head
+            keras.layers.Dense(512, activation="relu"),
             keras.layers.Dense(num_classes, activation="softmax"),
         ],
         name="blog_classifier",

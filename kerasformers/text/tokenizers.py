@@ -588,7 +588,7 @@ def save_tokenizer(tokenizer, directory):
 
     Example:
     >>> tokenizer = character_tokenizer("abc")
-    >>> path = save_tokenizer(tokenizer, "/tmp/chars")  # doctest: +SKIP
+    >>> path = save_tokenizer(tokenizer, "tokenizers/chars")  # doctest: +SKIP
     >>> load_tokenizer(path).get_vocabulary()  # doctest: +SKIP
     ['[PAD]', 'a', 'b', 'c']
     """
