@@ -161,6 +161,24 @@ def repeat_for_steps(dataset, steps_per_epoch):
     return dataset.repeat() if steps_per_epoch else dataset
 
 
+def compile_recipe(model, train_data, *, epochs, steps_per_epoch, learning_rate, label_smoothing=0.0,
+                   perplexity=False, model_dim=None):
+    """Compiles a task model with the task recipe: the paper's Adam and schedule, masked loss and metric.
+
+    The schedule peaks at `learning_rate` and is sized for `epochs` epochs of
+    `train_data` (or `steps_per_epoch` batches each); the metric is masked
+    accuracy, or perplexity for language models. `model_dim` (default
+    `model.model_dim`) sets the schedule's d_model, for models without one.
+    """
+    total_steps = epochs * steps_of(train_data, steps_per_epoch)
+    model.compile(
+        optimizer=optimizer(model_dim or model.model_dim, total_steps, learning_rate),
+        loss=training.MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=[training.Perplexity() if perplexity else training.MaskedAccuracy(name="accuracy")],
+    )
+    return model
+
+
 def steps_of(dataset, steps_per_epoch):
     if steps_per_epoch:
         return steps_per_epoch

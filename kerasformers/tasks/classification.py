@@ -13,7 +13,7 @@ default; `--validation-data` or a split of it for validation), or GLUE SST-2
 import numpy as np
 import tensorflow as tf
 
-from kerasformers import text, training
+from kerasformers import text
 from kerasformers.models import TransformerClassifier
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
@@ -200,12 +200,8 @@ def train(
         **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
                                   hidden_dim=hidden_dim),
     )
-    total_steps = epochs * _common.steps_of(train_data, steps_per_epoch)
-    model.compile(
-        optimizer=_common.optimizer(model.model_dim, total_steps, learning_rate),
-        loss=training.MaskedSparseCategoricalCrossentropy(),
-        metrics=[training.MaskedAccuracy(name="accuracy")],
-    )
+    _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           learning_rate=learning_rate)
     print(f"TransformerClassifier ({preset}): {model.count_params():,} parameters")
     history = _common.fit(model, train_data, validation_data_set, epochs=epochs, run_dir=run_dir,
                           steps_per_epoch=steps_per_epoch, verbose=verbose)

@@ -20,7 +20,7 @@ import time
 import keras
 import numpy as np
 
-from kerasformers import text, training
+from kerasformers import text
 from kerasformers.models import TransformerClassifier
 from kerasformers.tasks import _args, _common, classification
 from kerasformers.tasks import plots as plotting
@@ -209,11 +209,8 @@ def train(
     for name, model in (("transformer", transformer), ("lstm", lstm)):
         print(f"\n=== Training the {name} ===")
         _common.set_seed(seed)
-        model.compile(
-            optimizer=_common.optimizer(transformer.model_dim, epochs * steps, learning_rate),
-            loss=training.MaskedSparseCategoricalCrossentropy(),
-            metrics=[training.MaskedAccuracy(name="accuracy")],
-        )
+        _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                               learning_rate=learning_rate, model_dim=transformer.model_dim)
         clock = WallClock()
         histories[name] = _common.fit(model, train_data, validation_data_set, epochs=epochs, run_dir=run_dir / name,
                                       steps_per_epoch=steps_per_epoch, callbacks=[clock], verbose=verbose)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from kerasformers import text, training
+from kerasformers import text
 from kerasformers.models import TransformerLanguageModel
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
@@ -183,12 +183,8 @@ def train(
         **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
                                   hidden_dim=hidden_dim),
     )
-    total_steps = epochs * _common.steps_of(train_data, steps_per_epoch)
-    model.compile(
-        optimizer=_common.optimizer(model.model_dim, total_steps, learning_rate),
-        loss=training.MaskedSparseCategoricalCrossentropy(),
-        metrics=[training.Perplexity()],
-    )
+    _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           learning_rate=learning_rate, perplexity=True)
     print(f"TransformerLanguageModel ({preset}): {model.count_params():,} parameters")
 
     # === Training, with samples after every epoch ===

@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerasformers import text, training
+from kerasformers import text
 from kerasformers.layers import TransformerDecoderLayer
 from kerasformers.models import TransformerSeq2Seq
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
@@ -309,12 +309,8 @@ def train(
         preset, encoder_vocabulary_size=source_tokenizer.vocabulary_size(),
         decoder_vocabulary_size=target_tokenizer.vocabulary_size(), max_length=max_length, **overrides,
     )
-    total_steps = epochs * _common.steps_of(train_data, steps_per_epoch)
-    model.compile(
-        optimizer=_common.optimizer(model.model_dim, total_steps, learning_rate),
-        loss=training.MaskedSparseCategoricalCrossentropy(label_smoothing=0.1),
-        metrics=[training.MaskedAccuracy(name="accuracy")],
-    )
+    _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           learning_rate=learning_rate, label_smoothing=0.1)
     print(f"TransformerSeq2Seq ({preset}): {model.count_params():,} parameters")
 
     # === Training ===

@@ -17,7 +17,6 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from kerasformers import training
 from kerasformers.models import VisionTransformer
 from kerasformers.tasks import _args, _common, runs
 from kerasformers.tasks import plots as plotting
@@ -197,12 +196,8 @@ def train(
         **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
                                   hidden_dim=hidden_dim),
     )
-    total_steps = epochs * _common.steps_of(train_data, steps_per_epoch)
-    model.compile(
-        optimizer=_common.optimizer(model.model_dim, total_steps, learning_rate),
-        loss=training.MaskedSparseCategoricalCrossentropy(),
-        metrics=[training.MaskedAccuracy(name="accuracy")],
-    )
+    _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
+                           learning_rate=learning_rate)
     print(f"VisionTransformer ({preset}): {model.count_params():,} parameters")
     history = _common.fit(model, train_data, test_data, epochs=epochs, run_dir=run_dir,
                           steps_per_epoch=steps_per_epoch, verbose=verbose)
