@@ -3,6 +3,10 @@
 `from_preset(name, **overrides)` on every task model looks its name up here.
 """
 
+import functools
+
+import keras
+
 # Vaswani et al. 2017, Table 3: base (N=6, d_model=512, d_ff=2048, h=8,
 # P_drop=0.1) and big (d_model=1024, d_ff=4096, h=16, P_drop=0.3).
 TEXT_PRESETS = {
@@ -50,8 +54,40 @@ class PresetMixin:
         return cls(**{**cls.presets[name], **overrides})
 
 
+def _builds_under_its_dtype(init):
+    """Wraps a task model's `__init__` so that every layer it creates takes the model's `dtype`.
+
+    `Model(dtype=...)` alone sets only the model's own policy; the layers of a
+    functional graph take the global policy when they are created. Building
+    them under the model's policy (the `dtype` argument, else the global
+    policy at construction) makes `dtype="mixed_bfloat16"` work, and lets a
+    saved model rebuild in the policy it was trained in.
+    """
+
+    @functools.wraps(init)
+    def __init__(self, *args, dtype=None, **kwargs):
+        policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
+        previous = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(policy)
+        try:
+            init(self, *args, dtype=policy, **kwargs)
+        finally:
+            keras.config.set_dtype_policy(previous)
+
+    return __init__
+
+
 class TaskModel(PresetMixin):
-    """Config plumbing of the functional task models: `from_config` is `cls(**config)`."""
+    """Config plumbing of the functional task models: `from_config` is `cls(**config)`.
+
+    Subclasses' `__init__` build their layers under the model's `dtype` policy
+    (`_builds_under_its_dtype`), and `get_config` records it.
+    """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _builds_under_its_dtype(cls.__dict__["__init__"])
 
     def _set_config(self, **config):
         """Stores every constructor argument, as an attribute and for `get_config`."""
@@ -60,7 +96,8 @@ class TaskModel(PresetMixin):
             setattr(self, key, value)
 
     def get_config(self):
-        return {"name": self.name, "trainable": self.trainable, **self._constructor_config}
+        return {"name": self.name, "trainable": self.trainable, "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+                **self._constructor_config}
 
     @classmethod
     def from_config(cls, config):

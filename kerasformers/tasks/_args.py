@@ -2,6 +2,8 @@
 
 import argparse
 
+from kerasformers.training.precision import PRECISIONS
+
 
 def positive_int(value):
     number = int(value)
@@ -36,7 +38,7 @@ def add_data_arguments(parser, data_help, demo_help, demo_size):
 
 
 def add_training_arguments(parser, *, epochs, batch_size, max_length, learning_rate, presets, preset="tiny",
-                           layers=True):
+                           layers=True, precision=True):
     group = parser.add_argument_group("training")
     group.add_argument("--epochs", type=positive_int, default=epochs,
                        help=f"epochs (default {epochs if epochs else 'depends on the data'})")
@@ -53,6 +55,10 @@ def add_training_arguments(parser, *, epochs, batch_size, max_length, learning_r
     group.add_argument("--steps-per-epoch", type=positive_int, metavar="N",
                        help="cap every epoch at N batches (quick runs)")
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    if precision:
+        group.add_argument("--precision", choices=PRECISIONS, default="float32",
+                           help="dtype policy (default float32); auto: mixed_bfloat16 where the hardware has "
+                                "bfloat16 units (TPU, GPU >= Ampere, CPU with AVX512-BF16/AMX), else float32")
     if layers:
         group.add_argument("--num-layers", type=positive_int, help="override the preset's number of layers")
         group.add_argument("--model-dim", type=positive_int, help="override the preset's model width")

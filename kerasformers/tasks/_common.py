@@ -161,6 +161,13 @@ def repeat_for_steps(dataset, steps_per_epoch):
     return dataset.repeat() if steps_per_epoch else dataset
 
 
+def resolve_precision(precision):
+    """The dtype policy of a run (`kerasformers.training.precision.resolve_precision`), printed with the reason."""
+    policy, reason = training.precision.resolve_precision(precision)
+    print(f"Precision: {policy}" + ("" if reason == "requested" else f" ({reason})"))
+    return policy
+
+
 def compile_recipe(model, train_data, *, epochs, steps_per_epoch, learning_rate, label_smoothing=0.0,
                    perplexity=False, model_dim=None):
     """Compiles a task model with the task recipe: the paper's Adam and schedule, masked loss and metric.

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from kerasformers import text
 from kerasformers.models import TransformerClassifier
+from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -114,6 +115,7 @@ def train(
     learning_rate=1e-3,
     steps_per_epoch=None,
     seed=0,
+    precision="float32",
     output=None,
     overwrite=False,
     plots=True,
@@ -151,6 +153,9 @@ def train(
         epochs: int. Defaults to 4 for the demo, 2 otherwise.
         max_length: int. Tokens per text. Defaults to 32 for the demo, 64 otherwise.
         batch_size, learning_rate, steps_per_epoch, seed: training.
+        precision: `"float32"` (default), `"mixed_bfloat16"`, `"mixed_float16"` or
+            `"auto"` (`kerasformers.training.resolve_precision`): the model's dtype
+            policy; logits and loss stay float32.
         output, overwrite, plots, export, export_dir, export_version,
         on_malformed, verbose: as in `kerasformers.tasks.translation.train`.
 
@@ -171,6 +176,7 @@ def train(
         _common.check_export_target(export_dir, export_version, overwrite)
     epochs = epochs or (4 if demo else 2)
     max_length = max_length or (32 if demo else 64)
+    policy = _common.resolve_precision(precision)
     _common.set_seed(seed)
     run_dir = _common.prepare_run_dir(output, TASK, overwrite)
 
@@ -195,11 +201,12 @@ def train(
                                                       batch_size, max_length, shuffle=False)
 
     # === Model ===
-    model = TransformerClassifier.from_preset(
-        preset, vocabulary_size=tokenizer_object.vocabulary_size(), num_classes=len(names), max_length=max_length,
-        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                  hidden_dim=hidden_dim),
-    )
+    with training.dtype_policy(policy):
+        model = TransformerClassifier.from_preset(
+            preset, vocabulary_size=tokenizer_object.vocabulary_size(), num_classes=len(names), max_length=max_length,
+            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                      hidden_dim=hidden_dim),
+        )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate)
     print(f"TransformerClassifier ({preset}): {model.count_params():,} parameters")
@@ -238,7 +245,8 @@ def train(
         )
     tokenizers = {"text": tokenizer_object}
     model_path = runs.save_run(run_dir, TASK, model, tokenizers, max_length=max_length, preset=preset,
-                               tokenizer=tokenizer, class_names=names, metrics=metrics, export_dir=str(export_dir))
+                               precision=policy, tokenizer=tokenizer, class_names=names, metrics=metrics,
+                               export_dir=str(export_dir))
     export_path = None
     if export:
         export_path = runs.export(TASK, model, tokenizers, export_dir, class_names=names, version=export_version,

@@ -265,6 +265,6 @@ def add_arguments(parser):
     data.add_argument("--validation-fraction", type=_args.fraction, default=0.1)
     data.add_argument("--vocabulary-size", type=_args.positive_int, default=8000)
     _args.add_training_arguments(parser, epochs=4, batch_size=64, max_length=64, learning_rate=1e-3,
-                                 presets=sorted(TransformerClassifier.presets))
+                                 presets=sorted(TransformerClassifier.presets), precision=False)
     _args.add_output_arguments(parser, TASK)
     return parser

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from kerasformers import text
 from kerasformers.models import TransformerLanguageModel
+from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -91,6 +92,7 @@ def train(
     learning_rate=1e-3,
     steps_per_epoch=None,
     seed=0,
+    precision="float32",
     prompt=None,
     sample_length=200,
     top_p=0.9,
@@ -128,6 +130,9 @@ def train(
             Defaults to `max_length` (no overlap), and to `max_length // 4`
             for the small demo text (more windows per epoch).
         learning_rate, steps_per_epoch, seed: training.
+        precision: `"float32"` (default), `"mixed_bfloat16"`, `"mixed_float16"` or
+            `"auto"` (`kerasformers.training.resolve_precision`): the model's dtype
+            policy; logits and loss stay float32.
         prompt: str. Start of the samples (default: the validation text's
             first line).
         sample_length: int. Tokens generated per sample (also the
@@ -158,6 +163,7 @@ def train(
         _common.check_export_target(export_dir, export_version, overwrite)
     epochs = epochs or 3
     stride = stride or (max(1, max_length // 4) if demo else None)
+    policy = _common.resolve_precision(precision)
     _common.set_seed(seed)
     run_dir = _common.prepare_run_dir(output, TASK, overwrite)
 
@@ -178,11 +184,12 @@ def train(
                          f"{error}") from None
 
     # === Model ===
-    model = TransformerLanguageModel.from_preset(
-        preset, vocabulary_size=tokenizer_object.vocabulary_size(), max_length=max_length,
-        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                  hidden_dim=hidden_dim),
-    )
+    with training.dtype_policy(policy):
+        model = TransformerLanguageModel.from_preset(
+            preset, vocabulary_size=tokenizer_object.vocabulary_size(), max_length=max_length,
+            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                      hidden_dim=hidden_dim),
+        )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate, perplexity=True)
     print(f"TransformerLanguageModel ({preset}): {model.count_params():,} parameters")
@@ -215,8 +222,8 @@ def train(
     figures = _common.training_curves(history, run_dir, "Language model training", plots)
     tokenizers = {"text": tokenizer_object}
     model_path = runs.save_run(run_dir, TASK, model, tokenizers, max_length=max_length, preset=preset,
-                               tokenizer=tokenizer, metrics=metrics, prompt=prompt, export_dir=str(export_dir),
-                               export_max_new_tokens=length)
+                               precision=policy, tokenizer=tokenizer, metrics=metrics, prompt=prompt,
+                               export_dir=str(export_dir), export_max_new_tokens=length)
     export_path = None
     if export:
         export_path = runs.export(TASK, model, tokenizers, export_dir, version=export_version, overwrite=overwrite,

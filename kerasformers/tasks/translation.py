@@ -18,6 +18,7 @@ from keras import ops
 from kerasformers import text
 from kerasformers.layers import TransformerDecoderLayer
 from kerasformers.models import TransformerSeq2Seq
+from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -201,6 +202,7 @@ def train(
     learning_rate=1e-3,
     steps_per_epoch=None,
     seed=0,
+    precision="float32",
     beam=False,
     sample=None,
     output=None,
@@ -248,6 +250,9 @@ def train(
         learning_rate: float. Peak of the schedule.
         steps_per_epoch: int or None. Cap each epoch (quick runs).
         seed: int.
+        precision: `"float32"` (default), `"mixed_bfloat16"`, `"mixed_float16"` or
+            `"auto"` (`kerasformers.training.resolve_precision`): the model's dtype
+            policy; logits and loss stay float32.
         beam: bool. Use beam search (4 beams) for the test translations.
         sample: str or None. Sentence of the attention plot (default: the
             first test source).
@@ -278,6 +283,7 @@ def train(
         _common.check_export_target(export_dir, export_version, overwrite)
     epochs = epochs or (6 if demo else 2)
     max_length = max_length or (32 if demo else 20)
+    policy = _common.resolve_precision(precision)
     _common.set_seed(seed)
     run_dir = _common.prepare_run_dir(output, TASK, overwrite)
 
@@ -305,10 +311,11 @@ def train(
     # === Model ===
     overrides = _common.model_overrides(num_encoder_layers=num_layers, num_decoder_layers=num_layers,
                                         model_dim=model_dim, num_heads=num_heads, hidden_dim=hidden_dim)
-    model = TransformerSeq2Seq.from_preset(
-        preset, encoder_vocabulary_size=source_tokenizer.vocabulary_size(),
-        decoder_vocabulary_size=target_tokenizer.vocabulary_size(), max_length=max_length, **overrides,
-    )
+    with training.dtype_policy(policy):
+        model = TransformerSeq2Seq.from_preset(
+            preset, encoder_vocabulary_size=source_tokenizer.vocabulary_size(),
+            decoder_vocabulary_size=target_tokenizer.vocabulary_size(), max_length=max_length, **overrides,
+        )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate, label_smoothing=0.1)
     print(f"TransformerSeq2Seq ({preset}): {model.count_params():,} parameters")
@@ -351,7 +358,7 @@ def train(
         figures["attention"] = attention_plot(model, source_tokenizer, target_tokenizer, sample or test.sources[0],
                                               run_dir / "attention.png", batch_size)
     tokenizers = {"source": source_tokenizer, "target": target_tokenizer}
-    info = dict(max_length=max_length, preset=preset, tokenizer=tokenizer, metrics=metrics,
+    info = dict(max_length=max_length, preset=preset, precision=policy, tokenizer=tokenizer, metrics=metrics,
                 export_dir=str(export_dir), source_column=source_column, target_column=target_column)
     model_path = runs.save_run(run_dir, TASK, model, tokenizers, **info)
     export_path = None

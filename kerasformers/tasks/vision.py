@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasformers.models import VisionTransformer
+from kerasformers import training
 from kerasformers.tasks import _args, _common, runs
 from kerasformers.tasks import plots as plotting
 from kerasformers.tasks.errors import DownloadError, MissingExtraError, require
@@ -133,6 +134,7 @@ def train(
     learning_rate=1e-3,
     steps_per_epoch=None,
     seed=0,
+    precision="float32",
     output=None,
     overwrite=False,
     plots=True,
@@ -159,6 +161,9 @@ def train(
             small datasets (under 10,000 training images, e.g. the 8×8
             digits) and 3 epochs of 128 otherwise.
         learning_rate, steps_per_epoch, seed: training.
+        precision: `"float32"` (default), `"mixed_bfloat16"`, `"mixed_float16"` or
+            `"auto"` (`kerasformers.training.resolve_precision`): the model's dtype
+            policy; logits and loss stay float32.
         output, overwrite, plots, verbose: as in `kerasformers.tasks.translation.train`.
 
     Raises:
@@ -172,6 +177,7 @@ def train(
         raise ValueError(f"Unknown dataset {dataset!r}. Known: {', '.join(DATASETS)}")
     if plots:
         plotting.check_available()
+    policy = _common.resolve_precision(precision)
     _common.set_seed(seed)
     run_dir = _common.prepare_run_dir(output, TASK, overwrite)
 
@@ -191,11 +197,12 @@ def train(
     train_data = _dataset(x_train, y_train, batch_size, True, seed)
     test_data = _dataset(x_test, y_test, batch_size, False, seed)
 
-    model = VisionTransformer.from_preset(
-        preset, image_size=image_size, patch_size=patch_size, num_classes=len(names), num_channels=channels,
-        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                  hidden_dim=hidden_dim),
-    )
+    with training.dtype_policy(policy):
+        model = VisionTransformer.from_preset(
+            preset, image_size=image_size, patch_size=patch_size, num_classes=len(names), num_channels=channels,
+            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                      hidden_dim=hidden_dim),
+        )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate)
     print(f"VisionTransformer ({preset}): {model.count_params():,} parameters")
@@ -219,7 +226,7 @@ def train(
             title=f"ViT on {name}, test accuracy {accuracy:.3f}",
         )
     model_path = runs.save_run(run_dir, TASK, model, {}, dataset=name, class_names=names, patch_size=patch_size,
-                               preset=preset, metrics=metrics)
+                               preset=preset, precision=policy, metrics=metrics)
     examples = [f"image {i}: predicted {names[predictions[i]]}, true {names[y_test[i]]}" for i in range(5)]
     result = _common.TaskResult(TASK, run_dir, metrics, figures, model_path, None, examples)
     return _common.finish(result, timer.elapsed)

@@ -179,3 +179,24 @@ def test_bad_export_arguments(classifier_export, tmp_path):
         import keras
 
         export_for_serving(keras.Sequential([keras.layers.Dense(1)]), tmp_path / "m")
+
+
+@pytest.mark.parametrize("kind", ["classifier", "language_model", "translator"])
+def test_mixed_bfloat16_models_export_and_answer_like_keras(kind, bfloat16_exports):
+    """A model trained under `mixed_bfloat16` (`--precision auto` on bfloat16 hardware) serves like its Keras model."""
+    export = bfloat16_exports[kind]
+    policies = {layer.dtype_policy.name for layer in export.model._flatten_layers(include_self=False)}
+    assert "mixed_bfloat16" in policies, policies
+    signature = load_for_serving(export.path).signatures["serving_default"]
+    out = signature(**{export.input_name: tf.constant(BATCH_7)})
+    expected = keras_reference(export, BATCH_7)
+    if kind == "classifier":
+        assert out["probabilities"].dtype == tf.float32
+        # bfloat16 keeps 8 significant bits (relative rounding 2^-9): the graph and Keras' predict round
+        # at different points (oneDNN fuses differently), so probabilities agree to bfloat16 precision.
+        np.testing.assert_allclose(out["probabilities"].numpy(), expected, atol=1e-2)
+        assert out["probabilities"].numpy().argmax(-1).tolist() == expected.argmax(-1).tolist()
+    else:
+        compared = [i for i, s in enumerate(BATCH_7) if tokenizes_to_something(export, s)]
+        answers = _texts(out[export.output_name].numpy())
+        assert [answers[i] for i in compared] == [expected[i] for i in compared]

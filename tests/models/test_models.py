@@ -116,6 +116,27 @@ def test_mixed_bfloat16_trains_with_float32_logits(kind):
     assert np.all(np.isfinite(losses))
 
 
+
+@pytest.mark.parametrize("kind", list(FACTORIES))
+def test_dtype_argument_builds_every_layer_in_it_and_survives_saving(kind, tmp_path):
+    """`dtype="mixed_bfloat16"` reaches the layers (not only the model), and a saved model reloads in it
+    even when the global policy is float32, predicting exactly what it predicted before saving."""
+    model = FACTORIES[kind](dtype="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # not leaked
+    computing = [layer for layer in model._flatten_layers(include_self=False) if layer.weights]
+    assert computing and all(layer.dtype_policy.name == "mixed_bfloat16" for layer in computing)
+    assert {w.dtype for w in model.weights} == {"float32"}
+    assert keras.backend.standardize_dtype(model.outputs[0].dtype) == "float32"
+    x, _ = task_data(kind, batch=4)
+    expected = model.predict(x, verbose=0)
+    path = os.path.join(str(tmp_path), f"{kind}.keras")
+    model.save(path)
+    restored = keras.models.load_model(path)
+    policies = {layer.dtype_policy.name for layer in restored._flatten_layers(include_self=False) if layer.weights}
+    assert policies == {"mixed_bfloat16"}
+    np.testing.assert_array_equal(restored.predict(x, verbose=0), expected)
+    assert FACTORIES[kind]().get_config()["dtype"]["config"]["name"] == "float32"
+
 def test_classifier_mean_pooling_ignores_padding():
     model = classifier()
     ids = token_batch(3, 6)
