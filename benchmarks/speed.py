@@ -12,15 +12,21 @@ built three ways with identical sizes, data, optimizer and dropout:
                 Transformer" tutorial (post-LN; causal self-attention with
                 ``use_causal_mask=True``; cross-attention ``mha(query, key, value)``).
 
+The two first are also built under the ``mixed_bfloat16`` dtype policy (``ours@bf16``,
+``keras_hub@bf16``): this CPU has AVX512-BF16 units and TensorFlow's oneDNN matmuls
+run about twice as fast in bfloat16 (the peak section measures it).
+
 Measured with ``model.fit`` (forward + backward + Adam step) on synthetic token ids
-from a ``tf.data`` pipeline. Each comparison (size × architecture) runs in a fresh
-process: every model first runs an untimed warm-up epoch (tracing, XLA compilation);
-then the candidates run one untimed round of one step each (the first step of a
-model after the others ran is slow), then alternate (A B C A B C ...) for R timed
-rounds of a fixed number of steps, timed from the first batch's start to the last
-batch's end.
-Also measures the machine's fp32 matmul peak (at the start and the end; the best
-is used), the achieved fraction of it, and how our encoder scales with sequence
+from a ``tf.data`` pipeline, with ``jit_compile=False``: on this CPU TensorFlow's own
+(oneDNN) kernels are faster than XLA's, and XLA's CPU backend gains nothing from
+bfloat16; it is also Keras' default on a machine without a GPU. Each comparison
+(size × architecture) runs in a fresh process: every model first runs an untimed
+warm-up epoch (tracing); then the candidates run one untimed round of one step each
+(the first step of a model after the others ran is slow), then alternate
+(A B C D E A B C D E ...) for R timed rounds of a fixed number of steps, timed from the
+first batch's start to the last batch's end. Ratios are medians of per-round ratios.
+Also measures the machine's fp32 and bf16 matmul peaks (at the start and the end; the
+best is used), the achieved fraction of them, and how our encoder scales with sequence
 length (each length in a fresh process, for its peak memory).
 
 Run it on a quiet machine: on 2 cores, other processes easily halve the
@@ -28,14 +34,13 @@ throughput and make single rounds jump by 2x; the script prints the load average
 
 Usage (from the repository root)::
 
-    python benchmarks/speed.py --quick            # size S only, few steps (~5 min quiet, ~10 min under load)
-    python benchmarks/speed.py --json speed.json  # full run: S and M (~11-13 min on a quiet 2-core CPU)
+    python benchmarks/speed.py --quick            # size S only, few steps (~5 min quiet)
+    python benchmarks/speed.py --json speed.json  # full run: S and M (~13-14 min on a quiet 2-core CPU)
 
-Sections of the full run: matmul peak; S × encoder/decoder/seq2seq, jit_compile=True;
-the length sweep; M × encoder/decoder/seq2seq (3 rounds, or 2 if the projection from
-the S runs overruns `--budget-minutes`, 14); then, while the budget allows,
-jit_compile=False for ours vs keras_hub at size S (encoder, decoder); the matmul
-peak again.
+Sections of the full run: matmul peaks; S × encoder/decoder/seq2seq; the length sweep;
+M × encoder/decoder/seq2seq (3 rounds, or 2 if the projection from the S runs overruns
+`--budget-minutes`, 14); then, while the budget allows, jit_compile=True for ours vs
+keras_hub at size S, float32 (encoder, decoder); the matmul peaks again.
 """
 
 import argparse
@@ -79,7 +84,11 @@ SIZES = {
     "M": dict(model_dim=512, num_heads=8, hidden_dim=2048, num_layers=4, length=128, batch=32),
 }
 ARCHS = ("encoder", "decoder", "seq2seq")
-IMPLS = ("ours", "keras_hub", "keras_mha")
+BF16 = "@bf16"  # candidate suffix: the same build under the `mixed_bfloat16` dtype policy
+IMPLS = ("ours", "keras_hub", "keras_mha", "ours" + BF16, "keras_hub" + BF16)
+# (numerator, denominator) throughput ratios reported for every comparison
+RATIOS = (("ours", "keras_hub"), ("ours", "keras_mha"), ("ours" + BF16, "keras_hub" + BF16),
+          ("ours" + BF16, "keras_hub"), ("ours" + BF16, "ours"))
 LENGTHS = (64, 128, 256, 512, 1024)
 LENGTH_TOKENS = 4096  # batch = LENGTH_TOKENS // length in the length sweep
 
@@ -100,8 +109,8 @@ FLOPS_NOTE = (
 
 
 # Default (rounds, timed steps per round) per section, chosen so that the full run
-# stays under 15 minutes on a quiet 2-core CPU; XLA compilation (~10-40 s per model)
-# is a large share of it.
+# stays under 15 minutes on a quiet 2-core CPU; building and tracing (~7-35 s per
+# model, five models per comparison) is a large share of it.
 PLAN = {"S": (3, 1), "M": (3, 1), "lengths": (2, 1)}
 QUICK_PLAN = {"S": (3, 1), "M": (2, 1), "lengths": (1, 1)}
 
@@ -116,16 +125,16 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int,
                         help="timed training steps per candidate per round (default 1)")
     parser.add_argument("--warmup-steps", type=int, default=1,
-                        help="steps of each model's untimed warm-up epoch (tracing + XLA compilation), default 1; "
+                        help="steps of each model's untimed warm-up epoch (tracing, XLA compilation if any), default 1; "
                              "it is followed by one untimed round of 1 step per candidate (2 steps in the "
                              "single-model length sweep)")
     parser.add_argument("--sizes", default=None, help="comma-separated, from S,M (default S,M; quick S)")
     parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated, from " + ",".join(ARCHS))
-    parser.add_argument("--no-eager", action="store_true", help="skip the jit_compile=False comparison")
+    parser.add_argument("--no-xla", action="store_true", help="skip the optional jit_compile=True comparison")
     parser.add_argument("--no-lengths", action="store_true", help="skip the sequence-length sweep")
     parser.add_argument("--budget-minutes", type=float, default=None,
                         help="time budget of the run: the M comparisons drop to 2 rounds and the optional "
-                             "jit_compile=False section is skipped when projections overrun it "
+                             "jit_compile=True section is skipped when projections overrun it "
                              "(default 14; quick: no limit)")
     parser.add_argument("--matmul-n", type=int, default=None,
                         help="matrix size of the peak measurement (4096; quick 2048)")
@@ -270,7 +279,15 @@ def make_block(impl, kind, cfg, name, cross_attention=False):
 
 
 def build_model(impl, arch, cfg, length=None):
-    """Returns (model, non-embedding parameter count P)."""
+    """Returns (model, non-embedding parameter count P). `impl` may end in BF16: built under `mixed_bfloat16`."""
+    from kerasformers.training import dtype_policy
+
+    base, bf16 = impl.removesuffix(BF16), impl.endswith(BF16)
+    with dtype_policy("mixed_bfloat16" if bf16 else "float32"):
+        return _build_model(base, arch, cfg, length)
+
+
+def _build_model(impl, arch, cfg, length=None):
     import keras
 
     length = length or cfg["length"]
@@ -411,11 +428,24 @@ def compare(arch, size, cfg, impls, jit_compile, args):
             tokens_per_second=rate,
             seconds_per_step=tokens / rate,
             achieved_flops=info[impl]["flops_per_step"] * rate / tokens,
-            ours_over_this_rounds=per_round_ratios(rates, "ours", impl),
-            ours_over_this=median_ratio(rates, "ours", impl),
         )
+        reference = ours_reference(impl)
+        if reference in rates:
+            result["candidates"][impl].update(ours_over_this_rounds=per_round_ratios(rates, reference, impl),
+                                              ours_over_this=median_ratio(rates, reference, impl))
+    result["ratios"] = {f"{a} / {b}": dict(median=median_ratio(rates, a, b), rounds=per_round_ratios(rates, a, b))
+                        for a, b in RATIOS if a in rates and b in rates}
     result["process_peak_rss"] = peak_rss()
     return result
+
+
+def ours_reference(impl):
+    """Our candidate of the same precision as `impl` (the numerator of its `ours ÷ this`)."""
+    return "ours" + BF16 if impl.endswith(BF16) else "ours"
+
+
+def precision_of(impl):
+    return "bf16" if impl.endswith(BF16) else "fp32"
 
 
 def warm_up_runtime(jit_compile):
@@ -455,17 +485,18 @@ def run_group(size, arch, jit_compile, impls, args, rounds=None):
     return result
 
 
-def add_peak_fractions(results, peak):
+def add_peak_fractions(results, peaks):
+    """`peaks`: {"fp32": FLOP/s, "bf16": FLOP/s}; each candidate is compared with its own precision's peak."""
     for r in results:
-        for c in r["candidates"].values():
-            c["fraction_of_peak"] = c["achieved_flops"] / peak
+        for impl, c in r["candidates"].items():
+            c["fraction_of_peak"] = c["achieved_flops"] / peaks[precision_of(impl)]
 
 
 def percent(fraction):
     return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
 
 
-THROUGHPUT_HEADERS = ["size", "arch", "impl", "jit", "P (non-emb.)", "ms/step", "tokens/s", "GFLOP/step",
+THROUGHPUT_HEADERS = ["size", "arch", "impl", "precision", "jit", "P (non-emb.)", "ms/step", "tokens/s", "GFLOP/step",
                       "GFLOP/s", "% of peak", "ours ÷ this", "warm-up s"]
 
 
@@ -474,33 +505,41 @@ def print_throughput(results, title):
     for r in results:
         for impl, c in r["candidates"].items():
             rows.append([
-                r["size"], r["arch"], impl, "yes" if r["jit_compile"] else "no", f"{c['params'] / 1e6:.2f} M",
+                r["size"], r["arch"], impl.removesuffix(BF16), precision_of(impl), "yes" if r["jit_compile"] else "no",
+                f"{c['params'] / 1e6:.2f} M",
                 f"{c['seconds_per_step'] * 1e3:.0f}", f"{c['tokens_per_second']:,.0f}",
                 f"{c['flops_per_step'] / 1e9:.1f}", f"{c['achieved_flops'] / 1e9:.1f}",
-                percent(c.get("fraction_of_peak")), "—" if impl == "ours" else f"{c['ours_over_this']:.3f}",
+                percent(c.get("fraction_of_peak")),
+                "—" if impl == ours_reference(impl) or "ours_over_this" not in c else f"{c['ours_over_this']:.3f}",
                 f"{c['warmup_seconds']:.0f}",
             ])
-    print_table(THROUGHPUT_HEADERS, rows, title=title, align="lllllrrrrrrr",
-                note="ms/step and tokens/s: median over rounds. `ours ÷ this`: median over rounds of the "
-                     "per-round ratio of tokens/s, > 1 means ours is faster. warm-up: build + compile + "
-                     "warm-up epoch, not timed (nor is the untimed settling round that follows).")
+    print_table(THROUGHPUT_HEADERS, rows, title=title, align="llllllrrrrrrr",
+                note="precision: fp32 = float32 policy; bf16 = `mixed_bfloat16` (bfloat16 compute, float32 weights, "
+                     "float32 loss). % of peak: of the fp32 or bf16 matmul peak, by the candidate's precision. "
+                     "ms/step and tokens/s: median over rounds. `ours ÷ this`: median over rounds of the "
+                     "per-round ratio of tokens/s against ours at the same precision, > 1 means ours is faster. "
+                     "warm-up: build + compile + warm-up epoch, not timed (nor is the untimed settling round "
+                     "that follows).")
 
 
 def print_summary(results):
     rows = []
     for r in results:
-        c = r["candidates"]
         row = [r["size"], r["arch"], "yes" if r["jit_compile"] else "no", r["rounds"], r["steps"]]
-        for impl in ("keras_hub", "keras_mha"):
-            if impl in c:
-                ratios = c[impl]["ours_over_this_rounds"]
-                row.append(f"{c[impl]['ours_over_this']:.3f} ({min(ratios):.2f}–{max(ratios):.2f})")
-            else:
-                row.append("—")
+        for a, b in RATIOS:
+            ratio = r.get("ratios", {}).get(f"{a} / {b}")
+            row.append("—" if ratio is None else
+                       f"{ratio['median']:.3f} ({min(ratio['rounds']):.2f}–{max(ratio['rounds']):.2f})")
         rows.append(row)
-    print_table(["size", "arch", "jit", "rounds", "steps/round", "ours / keras_hub", "ours / keras-MHA"], rows,
-                title="Summary: throughput ratios ours ÷ reference (median of per-round ratios, min–max over rounds)",
-                align="lllrrrr")
+    headers = ["ours / keras_hub", "ours / keras-MHA", "ours bf16 / keras_hub bf16", "ours bf16 / keras_hub fp32",
+               "ours bf16 / ours fp32"]
+    print_table(["size", "arch", "jit", "rounds", "steps/round", *headers], rows,
+                title="Summary: throughput ratios (median of per-round ratios, min–max over rounds)",
+                align="lllrrrrrrr",
+                note="Same precision: the first three columns (implementation against implementation). "
+                     "`ours bf16 / keras_hub fp32`: our blocks under mixed_bfloat16 against KerasHub's under "
+                     "Keras' default float32 policy, on this CPU's bfloat16 units (a precision choice, also open "
+                     "to KerasHub users: compare with the third column).")
 
 
 # --------------------------------------------------------------- length sweep
@@ -516,7 +555,7 @@ def length_worker(args):
     rss_start = current_rss()
     keras.utils.set_random_seed(0)
     model, params = build_model("ours", "encoder", cfg, length=length)
-    compile_model(model, jit_compile=True)
+    compile_model(model, jit_compile=False)
     dataset = make_dataset("encoder", batch, length)
     rss_built = current_rss()
     model.fit(dataset, epochs=1, steps_per_epoch=args.warmup_steps + 1, verbose=0, shuffle=False)
@@ -572,14 +611,14 @@ def print_length_sweep(results, peak):
     print_table(
         ["L", "batch", "tokens/step", "ms/step", "tokens/s", "GFLOP/step", "% of peak", "attention FLOP share",
          "TF peak/step MiB", "− resident MiB", "peak RSS − RSS after build MiB"],
-        rows, title=f"Sequence-length scaling: our encoder stack, size S, jit_compile=True, {LENGTH_TOKENS} tokens/step",
+        rows, title=f"Sequence-length scaling: our encoder stack, size S, float32, jit_compile=False, {LENGTH_TOKENS} tokens/step",
         align="rrrrrrrrrrr",
         note="attention FLOP share = 12·n_layers·L·d·T / total training FLOPs. Each length runs in a fresh process.\n"
              "TF peak/step: tf.config.experimental.get_memory_info('CPU:0')['peak'] over the timed steps (reset "
-             "after the warm-up; it does work on CPU): tensors and XLA buffers TensorFlow allocates. `− resident` "
+             "after the warm-up; it does work on CPU): the tensors TensorFlow allocates. `− resident` "
              "subtracts what stays allocated between steps (weights, Adam slots), leaving activations, gradients "
              "and temporaries of one step. peak RSS − RSS after build: the process's peak resident memory "
-             "(VmHWM) minus its RSS once the model is built; it includes XLA compilation and allocator caching, "
+             "(VmHWM) minus its RSS once the model is built; it includes allocator caching, "
              "so it is an upper bound. (getrusage's ru_maxrss is not used: a subprocess inherits its parent's.)",
     )
 
@@ -587,14 +626,14 @@ def print_length_sweep(results, peak):
 # ----------------------------------------------------------------------- main
 
 
-def eager_cost_estimate(jit_result):
-    """Seconds the jit_compile=False comparison of one architecture is expected to take, from
-    its jit_compile=True run: process start, warm-ups (tracing only: ~0.7x the XLA warm-up),
-    settling and timed rounds (non-XLA steps measured 0.85-1x the XLA ones on this CPU)."""
-    r = jit_result
+def xla_cost_estimate(result):
+    """Seconds the jit_compile=True comparison of one architecture (ours and keras_hub, float32) is expected
+    to take, from its jit_compile=False run: process start, warm-ups (XLA compilation: ~1.5x the tracing
+    warm-up), settling and timed rounds (XLA steps measured 1-1.15x the non-XLA ones on this CPU)."""
+    r = result
     return 8 + sum(
-        0.7 * r["candidates"][impl]["warmup_seconds"]
-        + (1.5 + r["rounds"] * r["steps"]) * r["candidates"][impl]["seconds_per_step"]
+        1.5 * r["candidates"][impl]["warmup_seconds"]
+        + 1.15 * (1.5 + r["rounds"] * r["steps"]) * r["candidates"][impl]["seconds_per_step"]
         for impl in ("ours", "keras_hub")
     )
 
@@ -627,7 +666,9 @@ def rounds_within_budget(args, clock, small_results, archs_left, size, reserve=3
 
 
 def measure_peak(args):
-    return matmul_peak(n=args.matmul_n, repeats=3)
+    """fp32 and bf16 matmul peaks: {"fp32": {...}, "bf16": {...}} (see `_common.matmul_peak`)."""
+    return {"fp32": matmul_peak(n=args.matmul_n, repeats=3),
+            "bf16": matmul_peak(n=args.matmul_n, repeats=3, dtype="bfloat16")}
 
 
 def main(argv=None):
@@ -665,7 +706,8 @@ def main(argv=None):
 
     print("Progress:", flush=True)
     peaks = [measure_peak(args)]  # once now, once at the end: load can only lower it
-    print(f"  matmul peak: {peaks[0]['peak_flops'] / 1e9:.1f} GFLOP/s [{clock}]", flush=True)
+    print(f"  matmul peak: fp32 {peaks[0]['fp32']['peak_flops'] / 1e9:.1f}, bf16 "
+          f"{peaks[0]['bf16']['peak_flops'] / 1e9:.1f} GFLOP/s [{clock}]", flush=True)
     results = []
 
     def run_size(size):
@@ -675,7 +717,7 @@ def main(argv=None):
             if projected is not None:
                 print(f"  projected time of the {size} comparisons left: {projected:.0f} s -> {rounds} rounds",
                       flush=True)
-            results.append(run_group(size, arch, True, IMPLS, args, rounds=rounds))
+            results.append(run_group(size, arch, False, IMPLS, args, rounds=rounds))
             print(f"  [{clock} elapsed; that process: {results[-1]['process_seconds']:.0f} s, "
                   f"peak RSS {mib(results[-1]['process_peak_rss'])} MiB]", flush=True)
 
@@ -687,43 +729,44 @@ def main(argv=None):
         print(f"  [{clock} elapsed]", flush=True)
     for size in [s for s in args.sizes if s != "S"]:
         run_size(size)
-    eager, skipped = [], []
-    if not args.no_eager and "S" in args.sizes:  # optional: while the time budget allows
+    xla, skipped = [], []
+    if not args.no_xla and "S" in args.sizes:  # optional: while the time budget allows
         for r in [r for r in results if r["size"] == "S" and r["arch"] != "seq2seq"][: 1 if args.quick else None]:
-            estimate = eager_cost_estimate(r)
-            if args.budget_minutes and clock.elapsed() + estimate + 20 > 60 * args.budget_minutes:
+            estimate = xla_cost_estimate(r)
+            if args.budget_minutes and clock.elapsed() + estimate + 40 > 60 * args.budget_minutes:
                 skipped.append(f"{r['arch']} (needs ~{estimate:.0f} s)")
                 continue
-            eager.append(run_group("S", r["arch"], False, ("ours", "keras_hub"), args))
+            xla.append(run_group("S", r["arch"], True, ("ours", "keras_hub"), args))
             print(f"  [{clock} elapsed]", flush=True)
     peaks.append(measure_peak(args))
-    peak = max(peaks, key=lambda p: p["peak_flops"])
-    add_peak_fractions(results + eager, peak["peak_flops"])
+    best = {p: max(peaks, key=lambda m: m[p]["peak_flops"])[p] for p in ("fp32", "bf16")}
+    add_peak_fractions(results + xla, {p: best[p]["peak_flops"] for p in best})
     print()
 
-    print_table(["when", "n", "tf.matmul GFLOP/s", "XLA tf.matmul GFLOP/s"],
-                [[when, p["n"], f"{p['eager_flops'] / 1e9:.1f}", f"{p['xla_flops'] / 1e9:.1f}"]
-                 for when, p in zip(("start", "end"), peaks)],
-                title="fp32 matmul peak (best of repeats, 2·n³ FLOPs per n×n product)", align="lrrr",
-                note=f"Peak used for `% of peak`: {peak['peak_flops'] / 1e9:.1f} GFLOP/s (the best of all).")
-    print_throughput(results, "Training throughput, jit_compile=True")
-    if eager:
-        print_throughput(eager, "Training throughput, jit_compile=False (size S)")
+    print_table(["when", "dtype", "n", "tf.matmul GFLOP/s", "XLA tf.matmul GFLOP/s"],
+                [[when, p, m[p]["n"], f"{m[p]['eager_flops'] / 1e9:.1f}", f"{m[p]['xla_flops'] / 1e9:.1f}"]
+                 for when, m in zip(("start", "end"), peaks) for p in ("fp32", "bf16")],
+                title="Matmul peak (best of repeats, 2·n³ FLOPs per n×n product)", align="llrrr",
+                note="Peaks used for `% of peak`: " + ", ".join(
+                    f"{p} {best[p]['peak_flops'] / 1e9:.1f} GFLOP/s" for p in best) + " (the best of all).")
+    print_throughput(results, "Training throughput, jit_compile=False")
+    if xla:
+        print_throughput(xla, "Training throughput, jit_compile=True (size S, float32)")
     if skipped:
-        print(f"jit_compile=False skipped for lack of time (budget {args.budget_minutes} min): {', '.join(skipped)}\n")
-    if any(c["fraction_of_peak"] > 1 for r in results + eager for c in r["candidates"].values()):
+        print(f"jit_compile=True skipped for lack of time (budget {args.budget_minutes} min): {', '.join(skipped)}\n")
+    if any(c["fraction_of_peak"] > 1 for r in results + xla for c in r["candidates"].values()):
         print("NOTE: some runs exceed the measured matmul peak: the machine was busier while the peak was "
               "measured than during those steps; compare ratios, not fractions, on a loaded machine.\n")
-    print_summary(results + eager)
+    print_summary(results + xla)
     if lengths:
-        print_length_sweep(lengths, peak["peak_flops"])
+        print_length_sweep(lengths, best["fp32"]["peak_flops"])
     print(f"Total elapsed: {clock} (m:ss); load average now (including this run) "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         write_json(args.json, dict(environment=env, args=vars(args), vocab=VOCAB, dropout=DROPOUT, sizes=SIZES,
                                    flops_formula=FLOPS_NOTE, matmul_peak=dict(start=peaks[0], end=peaks[1]),
-                                   peak_flops_used=peak["peak_flops"], throughput=results,
-                                   throughput_no_jit=eager, no_jit_skipped=skipped, length_sweep=lengths,
+                                   peak_flops_used={p: best[p]["peak_flops"] for p in best}, throughput=results,
+                                   throughput_xla=xla, xla_skipped=skipped, length_sweep=lengths,
                                    total_seconds=clock.elapsed()))
         print(f"Raw numbers written to {args.json}")
 
