@@ -133,12 +133,13 @@ def lm_task(data_dir, scale, seed):
 
     # --- ours
     keras.utils.set_random_seed(seed)
-    model = kf.TransformerLanguageModel(
-        vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
-        dropout=0.0, tie_embeddings=False,
-    )
+    with kf.training.dtype_policy(OURS.policy):
+        model = kf.TransformerLanguageModel(
+            vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
+            dropout=0.0, tie_embeddings=False,
+        )
     schedule = keras.optimizers.schedules.CosineDecay(0.0, 2500, alpha=0.1, warmup_target=2e-3, warmup_steps=100)
-    model.compile(keras.optimizers.AdamW(schedule, beta_2=0.99, weight_decay=0.1), loss=loss, jit_compile=True)
+    model.compile(keras.optimizers.AdamW(schedule, beta_2=0.99, weight_decay=0.1), loss=loss, jit_compile=OURS.jit)
     train = text.language_model_dataset(train_text, tokenizer, context, batch_size=16, seed=seed).repeat()
     budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "kerasformers")
     results.append(_fit_steps(model, train, budget, "kerasformers TransformerLanguageModel"))
@@ -201,13 +202,14 @@ def sst2_task(data_dir, scale, seed):
 
     # --- ours
     keras.utils.set_random_seed(seed)
-    model = kf.TransformerClassifier(
-        vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=max_length, num_layers=2,
-        model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2,
-    )
+    with kf.training.dtype_policy(OURS.policy):
+        model = kf.TransformerClassifier(
+            vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=max_length, num_layers=2,
+            model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2,
+        )
     model.compile(
         keras.optimizers.AdamW(kf.training.TransformerSchedule(128, warmup_steps=500), weight_decay=0.05),
-        MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=True,
+        MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=OURS.jit,
     )
     train_ds = text.classification_dataset(train.texts, train.labels, tokenizer, 64, max_length, seed=seed).repeat()
     budget = TimeBudget(budget_s, evaluate, 30 * scale, True, 0.83, "kerasformers")
@@ -291,13 +293,14 @@ def translation_task(data_dir, scale, seed):
         return (text.train_sentence_piece(train.sources, 8000), text.train_sentence_piece(train.targets, 8000))
 
     def our_build(spa, eng):
-        model = kf.TransformerSeq2Seq(
-            encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
-            max_length=max_length, num_encoder_layers=3, num_decoder_layers=3, model_dim=256, num_heads=8,
-            hidden_dim=1024, dropout=0.1,
-        )
+        with kf.training.dtype_policy(OURS.policy):
+            model = kf.TransformerSeq2Seq(
+                encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
+                max_length=max_length, num_encoder_layers=3, num_decoder_layers=3, model_dim=256, num_heads=8,
+                hidden_dim=1024, dropout=0.1,
+            )
         model.compile(kf.training.paper_optimizer(256, warmup_steps=1000, scale=2.0),
-                      MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=True)
+                      MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=OURS.jit)
         return model
 
     def our_greedy(model, spa, eng, sources):
@@ -330,6 +333,14 @@ def _decode(tokenizer, ids):
 
 
 SKIP_REFERENCE = set()  # tasks whose reference recipe is not re-run (--skip-reference)
+
+
+class OURS:
+    """How our recipes run (--precision): dtype policy, and XLA on (float32) or off (bfloat16: XLA's CPU
+    backend gains nothing from it, TensorFlow's oneDNN kernels do). The references always run as recorded."""
+
+    policy = "float32"
+    jit = True
 TASKS = {"lm": lm_task, "sst2": sst2_task, "translation": translation_task}
 
 
@@ -358,11 +369,17 @@ def main(argv=None):
     parser.add_argument("--skip-reference", action="append", default=[], choices=["translation"],
                         help="do not re-run this task's reference recipe (20 min + 2.5 min of WordPiece for "
                              "translation); compare with a recorded reference run instead")
+    parser.add_argument("--precision", choices=["float32", "mixed_bfloat16", "auto"], default="float32",
+                        help="dtype policy of our recipes (default float32, with XLA); mixed_bfloat16 turns XLA "
+                             "off; auto: kerasformers.training.resolve_precision")
     args = parser.parse_args(argv)
     SKIP_REFERENCE.update(args.skip_reference)
+    OURS.policy = kf.training.resolve_precision(args.precision)[0]
+    OURS.jit = OURS.policy == "float32"
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
-    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, kerasformers {kf.__version__}")
+    print(f"tensorflow {tf.__version__}, keras {keras.__version__}, kerasformers {kf.__version__}; "
+          f"ours: {OURS.policy}, jit_compile={OURS.jit}")
     reports = []
     for name in TASKS if args.task == "all" else [args.task]:
         print(f"== {name}", flush=True)
