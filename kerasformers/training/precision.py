@@ -4,7 +4,7 @@ bfloat16 matmuls run at about twice the float32 rate on hardware with bfloat16
 units: TPUs, NVIDIA GPUs of compute capability 8.0 and newer (Ampere), and x86
 CPUs with AVX512-BF16 or AMX-BF16 (Intel Cooper Lake / Sapphire Rapids and
 newer, AMD Zen 4 and newer) through TensorFlow's oneDNN kernels. On such a CPU
-(`docs/benchmarks.md`) training under `mixed_bfloat16` runs 1.3-1.6x faster
+(`docs/benchmarks.md`) training under `mixed_bfloat16` runs 1.3-1.7x faster
 than float32 with the same model; on a CPU without those units, bfloat16 is
 emulated and slower. XLA's CPU backend gains nothing from bfloat16, so on a
 CPU the choice assumes TensorFlow without `jit_compile` (Keras' default there).
