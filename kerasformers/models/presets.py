@@ -7,6 +7,8 @@ import functools
 
 import keras
 
+from kerasformers.training.precision import dtype_policy
+
 # Vaswani et al. 2017, Table 3: base (N=6, d_model=512, d_ff=2048, h=8,
 # P_drop=0.1) and big (d_model=1024, d_ff=4096, h=16, P_drop=0.3).
 TEXT_PRESETS = {
@@ -67,12 +69,8 @@ def _builds_under_its_dtype(init):
     @functools.wraps(init)
     def __init__(self, *args, dtype=None, **kwargs):
         policy = keras.dtype_policies.get(dtype) if dtype is not None else keras.config.dtype_policy()
-        previous = keras.config.dtype_policy()
-        keras.config.set_dtype_policy(policy)
-        try:
+        with dtype_policy(policy):
             init(self, *args, dtype=policy, **kwargs)
-        finally:
-            keras.config.set_dtype_policy(previous)
 
     return __init__
 
