@@ -133,11 +133,10 @@ def lm_task(data_dir, scale, seed):
 
     # --- ours
     keras.utils.set_random_seed(seed)
-    with kf.training.dtype_policy(OURS.policy):
-        model = kf.TransformerLanguageModel(
-            vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
-            dropout=0.0, tie_embeddings=False,
-        )
+    model = kf.TransformerLanguageModel(
+        vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
+        dropout=0.0, tie_embeddings=False, dtype=OURS.policy,
+    )
     schedule = keras.optimizers.schedules.CosineDecay(0.0, 2500, alpha=0.1, warmup_target=2e-3, warmup_steps=100)
     model.compile(keras.optimizers.AdamW(schedule, beta_2=0.99, weight_decay=0.1), loss=loss, jit_compile=OURS.jit)
     train = text.language_model_dataset(train_text, tokenizer, context, batch_size=16, seed=seed).repeat()
@@ -202,11 +201,10 @@ def sst2_task(data_dir, scale, seed):
 
     # --- ours
     keras.utils.set_random_seed(seed)
-    with kf.training.dtype_policy(OURS.policy):
-        model = kf.TransformerClassifier(
-            vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=max_length, num_layers=2,
-            model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2,
-        )
+    model = kf.TransformerClassifier(
+        vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=max_length, num_layers=2,
+        model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2, dtype=OURS.policy,
+    )
     model.compile(
         keras.optimizers.AdamW(kf.training.TransformerSchedule(128, warmup_steps=500), weight_decay=0.05),
         MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=OURS.jit,
@@ -293,12 +291,11 @@ def translation_task(data_dir, scale, seed):
         return (text.train_sentence_piece(train.sources, 8000), text.train_sentence_piece(train.targets, 8000))
 
     def our_build(spa, eng):
-        with kf.training.dtype_policy(OURS.policy):
-            model = kf.TransformerSeq2Seq(
-                encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
-                max_length=max_length, num_encoder_layers=3, num_decoder_layers=3, model_dim=256, num_heads=8,
-                hidden_dim=1024, dropout=0.1,
-            )
+        model = kf.TransformerSeq2Seq(
+            encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
+            max_length=max_length, num_encoder_layers=3, num_decoder_layers=3, model_dim=256, num_heads=8,
+            hidden_dim=1024, dropout=0.1, dtype=OURS.policy,
+        )
         model.compile(kf.training.paper_optimizer(256, warmup_steps=1000, scale=2.0),
                       MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=OURS.jit)
         return model

@@ -15,7 +15,6 @@ import tensorflow as tf
 
 from kerasformers import text
 from kerasformers.models import TransformerClassifier
-from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -201,12 +200,12 @@ def train(
                                                       batch_size, max_length, shuffle=False)
 
     # === Model ===
-    with training.dtype_policy(policy):
-        model = TransformerClassifier.from_preset(
-            preset, vocabulary_size=tokenizer_object.vocabulary_size(), num_classes=len(names), max_length=max_length,
-            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                      hidden_dim=hidden_dim),
-        )
+    model = TransformerClassifier.from_preset(
+        preset, dtype=policy, vocabulary_size=tokenizer_object.vocabulary_size(), num_classes=len(names),
+        max_length=max_length,
+        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                  hidden_dim=hidden_dim),
+    )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate)
     print(f"TransformerClassifier ({preset}): {model.count_params():,} parameters")

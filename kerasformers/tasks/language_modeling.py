@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from kerasformers import text
 from kerasformers.models import TransformerLanguageModel
-from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -184,12 +183,11 @@ def train(
                          f"{error}") from None
 
     # === Model ===
-    with training.dtype_policy(policy):
-        model = TransformerLanguageModel.from_preset(
-            preset, vocabulary_size=tokenizer_object.vocabulary_size(), max_length=max_length,
-            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                      hidden_dim=hidden_dim),
-        )
+    model = TransformerLanguageModel.from_preset(
+        preset, dtype=policy, vocabulary_size=tokenizer_object.vocabulary_size(), max_length=max_length,
+        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                  hidden_dim=hidden_dim),
+    )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate, perplexity=True)
     print(f"TransformerLanguageModel ({preset}): {model.count_params():,} parameters")

@@ -18,7 +18,6 @@ from keras import ops
 from kerasformers import text
 from kerasformers.layers import TransformerDecoderLayer
 from kerasformers.models import TransformerSeq2Seq
-from kerasformers import training
 from kerasformers.tasks import _args, _common, demo_data, downloads, runs
 from kerasformers.tasks import plots as plotting
 
@@ -311,11 +310,10 @@ def train(
     # === Model ===
     overrides = _common.model_overrides(num_encoder_layers=num_layers, num_decoder_layers=num_layers,
                                         model_dim=model_dim, num_heads=num_heads, hidden_dim=hidden_dim)
-    with training.dtype_policy(policy):
-        model = TransformerSeq2Seq.from_preset(
-            preset, encoder_vocabulary_size=source_tokenizer.vocabulary_size(),
-            decoder_vocabulary_size=target_tokenizer.vocabulary_size(), max_length=max_length, **overrides,
-        )
+    model = TransformerSeq2Seq.from_preset(
+        preset, dtype=policy, encoder_vocabulary_size=source_tokenizer.vocabulary_size(),
+        decoder_vocabulary_size=target_tokenizer.vocabulary_size(), max_length=max_length, **overrides,
+    )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate, label_smoothing=0.1)
     print(f"TransformerSeq2Seq ({preset}): {model.count_params():,} parameters")

@@ -18,7 +18,6 @@ import numpy as np
 import tensorflow as tf
 
 from kerasformers.models import VisionTransformer
-from kerasformers import training
 from kerasformers.tasks import _args, _common, runs
 from kerasformers.tasks import plots as plotting
 from kerasformers.tasks.errors import DownloadError, MissingExtraError, require
@@ -197,12 +196,12 @@ def train(
     train_data = _dataset(x_train, y_train, batch_size, True, seed)
     test_data = _dataset(x_test, y_test, batch_size, False, seed)
 
-    with training.dtype_policy(policy):
-        model = VisionTransformer.from_preset(
-            preset, image_size=image_size, patch_size=patch_size, num_classes=len(names), num_channels=channels,
-            **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                      hidden_dim=hidden_dim),
-        )
+    model = VisionTransformer.from_preset(
+        preset, dtype=policy, image_size=image_size, patch_size=patch_size, num_classes=len(names),
+        num_channels=channels,
+        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
+                                  hidden_dim=hidden_dim),
+    )
     _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
                            learning_rate=learning_rate)
     print(f"VisionTransformer ({preset}): {model.count_params():,} parameters")

@@ -35,10 +35,9 @@ def _classifier(tmp_path_factory, policy="float32"):
     keras.utils.set_random_seed(0)
     texts, labels = zip(*SENTIMENT)
     tokenizer = text.train_word_piece(list(texts), 200)
-    with kf.training.dtype_policy(policy):
-        model = kf.TransformerClassifier.from_preset(
-            "tiny", vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=16, num_layers=1
-        )
+    model = kf.TransformerClassifier.from_preset(
+        "tiny", dtype=policy, vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=16, num_layers=1
+    )
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.classification_dataset(list(texts), list(labels), tokenizer, 8, 16), epochs=2, verbose=0)
     path = export_for_serving(
@@ -65,10 +64,9 @@ def language_model_export(tmp_path_factory):
 def _language_model(tmp_path_factory, policy="float32"):
     keras.utils.set_random_seed(0)
     tokenizer = text.character_tokenizer(SHAKESPEARE)
-    with kf.training.dtype_policy(policy):
-        model = kf.TransformerLanguageModel.from_preset(
-            "tiny", vocabulary_size=tokenizer.vocabulary_size(), max_length=48, num_layers=1
-        )
+    model = kf.TransformerLanguageModel.from_preset(
+        "tiny", dtype=policy, vocabulary_size=tokenizer.vocabulary_size(), max_length=48, num_layers=1
+    )
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.language_model_dataset(SHAKESPEARE, tokenizer, 32, 8), epochs=3, verbose=0)
     path = export_for_serving(model, tmp_path_factory.mktemp("saved_models") / "lm", tokenizer=tokenizer, max_new_tokens=16)
@@ -84,11 +82,11 @@ def _translator(tmp_path_factory, policy="float32"):
     keras.utils.set_random_seed(0)
     sources, targets = map(list, zip(*PAIRS))
     spa, eng = text.train_sentence_piece(sources, 30), text.train_sentence_piece(targets, 30)
-    with kf.training.dtype_policy(policy):
-        model = kf.TransformerSeq2Seq.from_preset(
-            "tiny", encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
-            max_length=16, num_encoder_layers=1, num_decoder_layers=1,
-        )
+    model = kf.TransformerSeq2Seq.from_preset(
+        "tiny", dtype=policy, encoder_vocabulary_size=spa.vocabulary_size(),
+        decoder_vocabulary_size=eng.vocabulary_size(),
+        max_length=16, num_encoder_layers=1, num_decoder_layers=1,
+    )
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.translation_dataset(sources, targets, spa, eng, 8, 16), epochs=20, verbose=0)
     path = export_for_serving(
