@@ -3,7 +3,7 @@
 import keras
 from keras.src.ops.operation import Operation
 
-from kerasformers.layers._validation import check_positive_int, check_rank, check_rate, reject_unknown_kwargs
+from kerasformers.checks import check_positive_int, check_rank, check_rate, reject_unknown_kwargs
 from kerasformers.layers.attention import MultiHeadAttention
 from kerasformers.layers.feed_forward import FeedForward
 

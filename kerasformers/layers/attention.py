@@ -6,7 +6,7 @@ import keras
 from keras import ops
 
 from kerasformers.layers import masks as masks_lib
-from kerasformers.layers._validation import (
+from kerasformers.checks import (
     check_positive_int,
     check_rank,
     check_rate,

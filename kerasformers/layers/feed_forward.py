@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasformers.layers._validation import check_positive_int, check_rate, reject_unknown_kwargs
+from kerasformers.checks import check_positive_int, check_rate, reject_unknown_kwargs
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")

@@ -3,7 +3,7 @@
 import keras
 from keras import ops
 
-from kerasformers.layers._validation import check_positive_int, check_rank, reject_unknown_kwargs
+from kerasformers.checks import check_positive_int, check_rank, reject_unknown_kwargs
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasformers.layers import masks as masks_lib
-from kerasformers.layers._validation import check_rank, reject_unknown_kwargs
+from kerasformers.checks import check_rank, reject_unknown_kwargs
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")

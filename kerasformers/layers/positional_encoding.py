@@ -23,7 +23,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerasformers.layers._validation import (
+from kerasformers.checks import (
     check_positive_int,
     check_rank,
     reject_unknown_kwargs,

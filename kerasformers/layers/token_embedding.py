@@ -5,7 +5,7 @@ import math
 import keras
 from keras import ops
 
-from kerasformers.layers._validation import (
+from kerasformers.checks import (
     check_positive_int,
     check_rank,
     reject_unknown_kwargs,

@@ -3,7 +3,7 @@
 import keras
 
 from kerasformers.layers import TransformerDecoderLayer, TransformerEncoderLayer
-from kerasformers.layers._validation import check_positive_int, reject_unknown_kwargs
+from kerasformers.checks import check_positive_int, reject_unknown_kwargs
 
 MODEL_KWARGS = ("name", "trainable", "dtype")
 

@@ -3,7 +3,7 @@
 import keras
 
 from kerasformers.layers import MaskedMeanPooling, TokenAndPositionEmbedding
-from kerasformers.layers._validation import check_positive_int, check_rate
+from kerasformers.checks import check_positive_int, check_rate
 from kerasformers.models._common import (
     block_kwargs,
     check_choice,

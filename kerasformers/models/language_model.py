@@ -3,7 +3,7 @@
 import keras
 
 from kerasformers.layers import TokenAndPositionEmbedding
-from kerasformers.layers._validation import check_rate
+from kerasformers.checks import check_rate
 from kerasformers.models._common import block_kwargs, check_model_kwargs, decoder_stack, float32_logits
 from kerasformers.models.presets import TEXT_PRESETS, TaskModel
 

@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kerasformers.layers import TokenAndPositionEmbedding
-from kerasformers.layers._validation import check_rate
+from kerasformers.checks import check_rate
 from kerasformers.models._common import (
     block_kwargs,
     check_model_kwargs,
