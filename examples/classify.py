@@ -5,22 +5,16 @@
     python examples/classify.py --data train.tsv --validation-data dev.tsv --text-column sentence
 
 Writes runs/classification-<timestamp>/ (TensorBoard logs, checkpoints, training_curves.png,
-confusion_matrix.png, model.keras, tokenizers/) and saved_models/classifier/<version>/; then
-`kerasformers classify saved_models/classifier "a gripping, beautifully acted film"` uses it.
+confusion_matrix.png, model.keras, tokenizers/) and saved_models/classification/<version>/; then
+`kerasformers classify saved_models/classification "a gripping, beautifully acted film"` uses it.
 """
 
-import argparse
-
-from kerasformers.cli import user_errors
-from kerasformers.tasks import classification
+from kerasformers import tasks
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    classification.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with user_errors(program=parser.prog):
-        return classification.train(**vars(args))
+    """`kerasformers train classification` as a script; returns the `TaskResult`."""
+    return tasks.command_line("classification", argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -9,22 +9,16 @@ and a verdict computed from those numbers, whichever way it goes.
     python examples/lstm_vs_transformer.py          # SST-2 (../shared/data, or downloaded), 20k sentences
     python examples/lstm_vs_transformer.py --data train.tsv --validation-data dev.tsv --epochs 6
 
-Writes runs/lstm_vs_transformer-<timestamp>/ (accuracy_vs_time.png, metrics.json, TensorBoard
+Writes runs/lstm-transformer-<timestamp>/ (accuracy_vs_time.png, metrics.json, TensorBoard
 logs of both models under transformer/logs and lstm/logs).
 """
 
-import argparse
-
-from kerasformers.cli import user_errors
-from kerasformers.tasks import comparison
+from kerasformers import tasks
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    comparison.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with user_errors(program=parser.prog):
-        return comparison.train(**vars(args))
+    """`kerasformers compare lstm-transformer` as a script; returns the `TaskResult`."""
+    return tasks.command_line("lstm-transformer", argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -5,22 +5,16 @@
     python examples/translate.py --data spa.txt --source-column 1 --target-column 0 --epochs 10
 
 Writes runs/translation-<timestamp>/ (TensorBoard logs, checkpoints, training_curves.png,
-attention.png, model.keras, tokenizers/) and saved_models/translator/<version>/; then
-`kerasformers translate saved_models/translator "¿dónde está la biblioteca?"` uses it.
+attention.png, model.keras, tokenizers/) and saved_models/translation/<version>/; then
+`kerasformers translate saved_models/translation "¿dónde está la biblioteca?"` uses it.
 """
 
-import argparse
-
-from kerasformers.cli import user_errors
-from kerasformers.tasks import translation
+from kerasformers import tasks
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    translation.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with user_errors(program=parser.prog):
-        return translation.train(**vars(args))
+    """`kerasformers train translation` as a script; returns the `TaskResult`."""
+    return tasks.command_line("translation", argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

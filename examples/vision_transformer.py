@@ -10,18 +10,12 @@ Writes runs/vision-<timestamp>/ (TensorBoard logs, checkpoints, training_curves.
 predictions.png, model.keras). Offline, MNIST falls back to the 8x8 digits when scikit-learn is installed.
 """
 
-import argparse
-
-from kerasformers.cli import user_errors
-from kerasformers.tasks import vision
+from kerasformers import tasks
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    vision.add_arguments(parser)
-    args = parser.parse_args(argv)
-    with user_errors(program=parser.prog):
-        return vision.train(**vars(args))
+    """`kerasformers train vision` as a script; returns the `TaskResult`."""
+    return tasks.command_line("vision", argv, description=__doc__.splitlines()[0])
 
 
 if __name__ == "__main__":

@@ -104,6 +104,7 @@ def argparse_type(check, parse=float):
             raise argparse.ArgumentTypeError(f"{message}, got {text}") from None
 
     convert.__name__ = getattr(check, "__name__", "value").replace("check_", "")
+    convert.check = check  # the same check for values given in Python (`kerasformers.tasks.run(epochs=0)`)
     return convert
 
 

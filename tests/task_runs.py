@@ -57,7 +57,7 @@ def _finished(run_dir, export_dir=None, result=None):
 
 
 def _translation(base):
-    run_dir, export_dir = base / "translation", base / "saved_models" / "translator"
+    run_dir, export_dir = base / "translation", base / "saved_models" / "translation"
     result = load_example("translate").main([
         "--demo", "--demo-size", "200", "--batch-size", "16", "--eval-size", "16", *FEW_STEPS, *TINY_MODEL,
         "--output", str(run_dir), "--export-dir", str(export_dir),
@@ -68,7 +68,7 @@ def _translation(base):
 def _classification(base):
     from kerasformers import cli
 
-    run_dir, export_dir = base / "classification", base / "saved_models" / "classifier"
+    run_dir, export_dir = base / "classification", base / "saved_models" / "classification"
     status = cli.main([
         "train", "classification", "--demo", "--demo-size", "200", "--batch-size", "16", "--max-length", "16",
         *FEW_STEPS, *TINY_MODEL, "--output", str(run_dir), "--export-dir", str(export_dir),
@@ -78,7 +78,7 @@ def _classification(base):
 
 
 def _language_model(base):
-    run_dir, export_dir = base / "language_model", base / "saved_models" / "language_model"
+    run_dir, export_dir = base / "language-model", base / "saved_models" / "language-model"
     result = load_example("language_model").main([
         "--demo", "--demo-size", "4000", "--batch-size", "8", "--max-length", "32", "--sample-length", "8",
         "--prompt", "KING:\n", *FEW_STEPS, *TINY_MODEL, "--output", str(run_dir), "--export-dir", str(export_dir),
@@ -102,7 +102,7 @@ def _vision(base):
 RUNNERS = {
     "translation": _translation,
     "classification": _classification,
-    "language_model": _language_model,
+    "language-model": _language_model,
     "vision": _vision,
 }
 

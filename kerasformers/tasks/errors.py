@@ -1,5 +1,9 @@
 """The errors a task run reports to its user in one line (the CLI exits with status 2 on them)."""
 
+import contextlib
+import os
+import sys
+
 
 class DownloadError(ConnectionError):
     """A dataset could not be downloaded (no network, server error, bad checksum).
@@ -33,3 +37,24 @@ def require(module, extra, purpose):
 # What the CLI and the example scripts turn into one line on stderr and exit status 2:
 # bad or missing data, unknown presets, existing outputs, no network, missing extras.
 USER_ERRORS = (OSError, ValueError, MissingExtraError)
+USER_ERROR_STATUS = 2
+
+
+@contextlib.contextmanager
+def user_errors(show_traceback=False, program="kerasformers"):
+    """Turns user errors into one line on stderr and `SystemExit(2)` (the CLI and the example scripts).
+
+    User errors: missing/empty/malformed data (`FileNotFoundError`,
+    `ValueError`), existing outputs (`FileExistsError`), no network
+    (`ConnectionError`), a missing optional dependency (`MissingExtraError`).
+    With `show_traceback` (`--traceback`) or the environment variable
+    `KERASFORMERS_TRACEBACK=1` they propagate with their traceback instead.
+    """
+    try:
+        yield
+    except USER_ERRORS as error:
+        if show_traceback or os.environ.get("KERASFORMERS_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"{program}: error: {message}", file=sys.stderr)
+        raise SystemExit(USER_ERROR_STATUS) from None

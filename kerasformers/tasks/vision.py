@@ -7,8 +7,8 @@ Data, in order: `--data PATH.npz` (arrays `x_train`, `y_train`, `x_test`,
 there is no network, MNIST falls back to the 8×8 digits if scikit-learn is
 installed).
 
-    from kerasformers.tasks import vision
-    result = vision.train(dataset="digits", epochs=5, output="runs/digits")
+    from kerasformers.tasks import run
+    result = run("vision", dataset="digits", epochs=5, output="runs/digits")
     result.metrics["accuracy"], result.plots["predictions"]
 """
 
@@ -18,9 +18,10 @@ import numpy as np
 import tensorflow as tf
 
 from kerasformers.models import VisionTransformer
-from kerasformers.tasks import _args, _common, runs
-from kerasformers.tasks import plots as plotting
+from kerasformers.tasks import base, plots
+from kerasformers.tasks.arguments import positive_int
 from kerasformers.tasks.errors import DownloadError, MissingExtraError, require
+from kerasformers.tasks.registry import register
 
 TASK = "vision"
 DATASETS = ("mnist", "cifar10", "digits")
@@ -118,130 +119,68 @@ def _dataset(images, labels, batch_size, shuffle, seed):
     return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def train(
-    dataset="mnist",
-    data=None,
-    max_examples=None,
-    patch_size=None,
-    preset="tiny",
-    num_layers=None,
-    model_dim=None,
-    num_heads=None,
-    hidden_dim=None,
-    epochs=None,
-    batch_size=None,
-    learning_rate=1e-3,
-    steps_per_epoch=None,
-    seed=0,
-    precision="float32",
-    output=None,
-    overwrite=False,
-    plots=True,
-    verbose=1,
-):
-    """Trains a ViT end to end; returns a `TaskResult` (no export: serving covers text tasks).
+# ------------------------------------------------------------------------------ the task
+@register
+class Vision(base.Task):
+    """Images → `VisionTransformer` (patches of `--patch-size`) → test accuracy and a plot of predictions."""
 
-    Steps: load images → `VisionTransformer.from_preset(preset)` with
-    `patch_size` (default: 2 for 8×8 images, 4 otherwise) → Adam with the
-    warm-up + inverse-square-root schedule → `kerasformers.training.fit`
-    (TensorBoard scalars, best weights; validated on the test split) → test
-    accuracy → plots (`training_curves.png`, `predictions.png`) →
-    `model.keras`.
+    name = "vision"
+    summary = __doc__.splitlines()[0]
+    model_class = VisionTransformer
+    defaults = dict(epochs=None, batch_size=None)
+    data_help = "arrays x_train, y_train, x_test, y_test in a .npz file (as Keras' mnist.npz)"
+    demo = False
+    sequences = False
 
-    Args:
-        dataset: `"mnist"` (default), `"cifar10"` or `"digits"`.
-        data: `.npz` file with `x_train`, `y_train`, `x_test`, `y_test`
-            (overrides `dataset`).
-        max_examples: int or None. Keep at most this many training images.
-        patch_size: int or None. Must divide the image size.
-        preset, num_layers, model_dim, num_heads, hidden_dim: model size
-            (`VisionTransformer.presets`).
-        epochs, batch_size: ints. Default to 10 epochs of 32 images for
-            small datasets (under 10,000 training images, e.g. the 8×8
-            digits) and 3 epochs of 128 otherwise.
-        learning_rate, steps_per_epoch, seed: training.
-        precision: `"float32"` (default), `"mixed_bfloat16"`, `"mixed_float16"` or
-            `"auto"` (`kerasformers.training.resolve_precision`): the model's dtype
-            policy; logits and loss stay float32.
-        output, overwrite, plots, verbose: as in `kerasformers.tasks.translation.train`.
+    def add_arguments(self, parser, groups):
+        data = groups["data"]
+        data.add_argument("--dataset", choices=DATASETS, default="mnist",
+                          help="keras.datasets mnist/cifar10 (downloaded; MNIST falls back to digits offline) or "
+                               "scikit-learn's bundled 8x8 digits (default mnist)")
+        data.add_argument("--max-examples", type=positive_int, metavar="N", help="keep at most N training images")
+        data.add_argument("--patch-size", type=positive_int, help="default 2 for 8x8 images, else 4")
 
-    Raises:
-        FileNotFoundError / ValueError: a bad `data` file, unknown dataset or preset.
-        kerasformers.tasks.errors.DownloadError: offline without a fallback.
-        kerasformers.tasks.errors.MissingExtraError: `digits` without scikit-learn.
-    """
-    timer = _common.Timer()
-    _common.check_preset(VisionTransformer, preset)
-    if data is None and dataset not in DATASETS:
-        raise ValueError(f"Unknown dataset {dataset!r}. Known: {', '.join(DATASETS)}")
-    if plots:
-        plotting.check_available()
-    policy = _common.resolve_precision(precision)
-    _common.set_seed(seed)
-    run_dir = _common.prepare_run_dir(output, TASK, overwrite)
+    def load_data(self, run):
+        o = run.options
+        (x_train, y_train), (x_test, y_test), names, name = load_images(o.dataset, o.data, o.seed)
+        if o.max_examples:
+            x_train, y_train = x_train[: o.max_examples], y_train[: o.max_examples]
+        small = len(x_train) < 10_000  # e.g. the 8x8 digits: more, smaller steps
+        o.epochs = o.epochs or (10 if small else 3)
+        o.batch_size = o.batch_size or (32 if small else 128)
+        image_size, channels = x_train.shape[1], x_train.shape[3]
+        o.patch_size = o.patch_size or (2 if image_size <= 16 else 4)
+        if image_size % o.patch_size:
+            raise ValueError(f"--patch-size {o.patch_size} does not divide the image size {image_size}.")
+        print(f"{name}: {len(x_train)} training and {len(x_test)} test images of {image_size}x{image_size}x{channels}, "
+              f"{len(names)} classes; {(image_size // o.patch_size) ** 2} patches of {o.patch_size}x{o.patch_size}")
+        return dict(train=(x_train, y_train), test=(x_test, y_test), class_names=names, name=name)
 
-    (x_train, y_train), (x_test, y_test), names, name = load_images(dataset, data, seed)
-    if max_examples:
-        x_train, y_train = x_train[:max_examples], y_train[:max_examples]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    small = len(x_train) < 10_000
-    epochs = epochs or (10 if small else 3)
-    batch_size = batch_size or (32 if small else 128)
-    image_size, channels = x_train.shape[1], x_train.shape[3]
-    patch_size = patch_size or (2 if image_size <= 16 else 4)
-    if image_size % patch_size:
-        raise ValueError(f"--patch-size {patch_size} does not divide the image size {image_size}.")
-    print(f"{name}: {len(x_train)} training and {len(x_test)} test images of {image_size}x{image_size}x{channels}, "
-          f"{len(names)} classes; {(image_size // patch_size) ** 2} patches of {patch_size}x{patch_size}")
-    train_data = _dataset(x_train, y_train, batch_size, True, seed)
-    test_data = _dataset(x_test, y_test, batch_size, False, seed)
+    def build_datasets(self, run):
+        o, data = run.options, run.data
+        return (_dataset(*data["train"], o.batch_size, True, o.seed), _dataset(*data["test"], o.batch_size, False, o.seed))
 
-    model = VisionTransformer.from_preset(
-        preset, dtype=policy, image_size=image_size, patch_size=patch_size, num_classes=len(names),
-        num_channels=channels,
-        **_common.model_overrides(num_layers=num_layers, model_dim=model_dim, num_heads=num_heads,
-                                  hidden_dim=hidden_dim),
-    )
-    _common.compile_recipe(model, train_data, epochs=epochs, steps_per_epoch=steps_per_epoch,
-                           learning_rate=learning_rate)
-    print(f"VisionTransformer ({preset}): {model.count_params():,} parameters")
-    history = _common.fit(model, train_data, test_data, epochs=epochs, run_dir=run_dir,
-                          steps_per_epoch=steps_per_epoch, verbose=verbose)
+    def model_arguments(self, run):
+        x_train = run.data["train"][0]
+        return dict(image_size=x_train.shape[1], patch_size=run.options.patch_size,
+                    num_classes=len(run.data["class_names"]), num_channels=x_train.shape[3])
 
-    logits = model.predict({"images": x_test}, batch_size=batch_size, verbose=verbose)
-    predictions = np.asarray(logits).argmax(axis=-1)
-    accuracy = float(np.mean(predictions == y_test))
-    metrics = {"accuracy": accuracy, "chance_accuracy": float(np.bincount(y_test).max() / len(y_test))}
-    if history.get("val_loss"):
-        metrics["val_loss"] = min(history["val_loss"])
-    print(f"Test accuracy: {accuracy:.4f} on {len(x_test)} images")
-    _common.write_scalar_summaries(run_dir / _common.LOG_DIR / "validation", metrics, epochs)
+    def evaluate(self, run):
+        (x_test, y_test), names = run.data["test"], run.data["class_names"]
+        logits = run.model.predict({"images": x_test}, batch_size=run.options.batch_size, verbose=run.options.verbose)
+        predictions = run.extras["predictions"] = np.asarray(logits).argmax(axis=-1)
+        metrics = {"accuracy": float(np.mean(predictions == y_test)),
+                   "chance_accuracy": float(np.bincount(y_test).max() / len(y_test)),
+                   **({"val_loss": min(run.history["val_loss"])} if run.history.get("val_loss") else {})}
+        print(f"Test accuracy: {metrics['accuracy']:.4f} on {len(x_test)} images")
+        return metrics, [f"image {i}: predicted {names[predictions[i]]}, true {names[y_test[i]]}" for i in range(5)]
 
-    figures = _common.training_curves(history, run_dir, f"ViT on {name}", plots)
-    if plots:
-        shown = np.random.default_rng(seed).choice(len(x_test), size=min(16, len(x_test)), replace=False)
-        figures["predictions"] = plotting.image_predictions(
-            x_test[shown], y_test[shown], predictions[shown], names, run_dir / "predictions.png",
-            title=f"ViT on {name}, test accuracy {accuracy:.3f}",
-        )
-    model_path = runs.save_run(run_dir, TASK, model, {}, dataset=name, class_names=names, patch_size=patch_size,
-                               preset=preset, precision=policy, metrics=metrics)
-    examples = [f"image {i}: predicted {names[predictions[i]]}, true {names[y_test[i]]}" for i in range(5)]
-    result = _common.TaskResult(TASK, run_dir, metrics, figures, model_path, None, examples)
-    return _common.finish(result, timer.elapsed)
+    def plots(self, run):
+        (x_test, y_test), predictions = run.data["test"], run.extras["predictions"]
+        shown = np.random.default_rng(run.options.seed).choice(len(x_test), size=min(16, len(x_test)), replace=False)
+        return {"predictions": plots.image_predictions(
+            x_test[shown], y_test[shown], predictions[shown], run.data["class_names"], run.run_dir / "predictions.png",
+            title=f"ViT on {run.data['name']}, test accuracy {run.metrics['accuracy']:.3f}")}
 
-
-def add_arguments(parser):
-    """Adds this task's options to an `argparse` parser (dests are `train()` keywords)."""
-    data = parser.add_argument_group("data")
-    data.add_argument("--dataset", choices=DATASETS, default="mnist",
-                      help="keras.datasets mnist/cifar10 (downloaded; MNIST falls back to digits offline) or "
-                           "scikit-learn's bundled 8x8 digits (default mnist)")
-    data.add_argument("--data", metavar="PATH.npz", help="arrays x_train, y_train, x_test, y_test (as mnist.npz)")
-    data.add_argument("--max-examples", type=_args.positive_int, metavar="N", help="keep at most N training images")
-    data.add_argument("--patch-size", type=_args.positive_int, help="default 2 for 8x8 images, else 4")
-    _args.add_training_arguments(parser, epochs=None, batch_size=None, max_length=False, learning_rate=1e-3,
-                                 presets=sorted(VisionTransformer.presets))
-    _args.add_output_arguments(parser, TASK)
-    return parser
-
+    def run_info(self, run):
+        return dict(dataset=run.data["name"], class_names=run.data["class_names"], patch_size=run.options.patch_size)

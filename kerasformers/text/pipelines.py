@@ -11,6 +11,7 @@ built with the same seed yield the same batches) and ends in
 import numpy as np
 import tensorflow as tf
 
+from kerasformers.checks import check_fraction, check_positive_int
 from kerasformers.text.readers import LabelledTexts, TextPairs
 from kerasformers.text.tokenizers import END_TOKEN, START_TOKEN, name_sentence_piece_resource, special_token_id
 
@@ -23,24 +24,6 @@ __all__ = [
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return int(value)
-
-
-def _check_fraction(validation_fraction):
-    if (
-        isinstance(validation_fraction, bool)
-        or not isinstance(validation_fraction, (int, float))
-        or not 0.0 < validation_fraction < 1.0
-    ):
-        raise ValueError(
-            "`validation_fraction` must be a float in (0, 1). "
-            f"Received: validation_fraction={validation_fraction!r}"
-        )
 
 
 def _strings(name, texts):
@@ -157,8 +140,8 @@ def translation_dataset(
     ...                            batch_size=64, max_length=20)  # doctest: +SKIP
     >>> model.fit(data, epochs=10)  # doctest: +SKIP
     """
-    batch_size = _check_positive_int("batch_size", batch_size)
-    max_length = _check_positive_int("max_length", max_length)
+    batch_size = check_positive_int("batch_size", batch_size)
+    max_length = check_positive_int("max_length", max_length)
     sources, targets = _strings("sources", sources), _strings("targets", targets)
     if len(sources) != len(targets):
         raise ValueError(
@@ -251,8 +234,8 @@ def classification_dataset(
     >>> ds = classification_dataset(data.texts, data.labels, tokenizer,
     ...                             batch_size=32, max_length=64)  # doctest: +SKIP
     """
-    batch_size = _check_positive_int("batch_size", batch_size)
-    max_length = _check_positive_int("max_length", max_length)
+    batch_size = check_positive_int("batch_size", batch_size)
+    max_length = check_positive_int("max_length", max_length)
     texts = _strings("texts", texts)
     labels = np.asarray(labels)
     if labels.ndim != 1 or len(labels) != len(texts):
@@ -330,9 +313,9 @@ def language_model_dataset(
     >>> tokenizer = character_tokenizer(text)  # doctest: +SKIP
     >>> ds = language_model_dataset(train, tokenizer, 256, 32)  # doctest: +SKIP
     """
-    sequence_length = _check_positive_int("sequence_length", sequence_length)
-    batch_size = _check_positive_int("batch_size", batch_size)
-    stride = sequence_length if stride is None else _check_positive_int("stride", stride)
+    sequence_length = check_positive_int("sequence_length", sequence_length)
+    batch_size = check_positive_int("batch_size", batch_size)
+    stride = sequence_length if stride is None else check_positive_int("stride", stride)
     if isinstance(text_or_ids, str):
         if tokenizer is None:
             raise ValueError("A `tokenizer` is needed to tokenize `text_or_ids` text.")
@@ -398,7 +381,7 @@ def split(items, validation_fraction, seed=0):
     >>> split(list(range(10)), 0.2, seed=0)
     ([2, 7, 3, 5, 9, 0, 8, 1], [4, 6])
     """
-    _check_fraction(validation_fraction)
+    check_fraction("validation_fraction", validation_fraction)
     count = len(items)
     validation = max(1, int(round(count * validation_fraction)))
     if count - validation < 1:
@@ -428,7 +411,7 @@ def split_text(text, validation_fraction=0.1):
     >>> split_text("abcdefghij")
     ('abcdefghi', 'j')
     """
-    _check_fraction(validation_fraction)
+    check_fraction("validation_fraction", validation_fraction)
     if not isinstance(text, str):
         raise ValueError(f"`text` must be a str. Received: {type(text).__name__}")
     cut = int(round(len(text) * (1.0 - validation_fraction)))

@@ -14,6 +14,8 @@ import io
 import os
 import warnings
 
+from kerasformers.checks import check_int, check_positive_int
+
 __all__ = [
     "LabelledTexts",
     "MalformedLinesWarning",
@@ -204,13 +206,9 @@ def read_pairs(
     ('Ve.', 'Go.')
     """
     _check_on_malformed(on_malformed)
-    for name, value in (("source_column", source_column), ("target_column", target_column)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"`{name}` must be a non-negative integer. Received: {name}={value!r}")
-    if max_pairs is not None and (
-        isinstance(max_pairs, bool) or not isinstance(max_pairs, int) or max_pairs <= 0
-    ):
-        raise ValueError(f"`max_pairs` must be a positive integer or None. Received: max_pairs={max_pairs!r}")
+    check_int("source_column", source_column, minimum=0)
+    check_int("target_column", target_column, minimum=0)
+    check_positive_int("max_pairs", max_pairs, allow_none=True)
     if not delimiter:
         raise ValueError(f"`delimiter` must be a non-empty string. Received: delimiter={delimiter!r}")
 

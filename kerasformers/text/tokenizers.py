@@ -21,15 +21,20 @@ import numpy as np
 import tensorflow as tf
 from keras_hub.src.utils.tensor_utils import is_int_dtype, preprocessing_function
 
+from kerasformers.checks import check_choice, check_int, check_positive_int
+
 __all__ = [
     "CharacterTokenizer",
     "END_TOKEN",
     "PAD_TOKEN",
     "SPECIAL_TOKENS",
     "START_TOKEN",
+    "TOKENIZER_KINDS",
     "UNK_TOKEN",
+    "VocabularyTooLargeError",
     "character_tokenizer",
     "decode",
+    "encode",
     "load_tokenizer",
     "make_tokenizer",
     "save_tokenizer",
@@ -45,17 +50,44 @@ _CONFIG_FILE = "tokenizer.json"
 _ASSET_DIR = os.path.join("assets", "tokenizer")
 
 
-def _check_vocabulary_size(vocabulary_size, minimum):
-    if (
-        isinstance(vocabulary_size, bool)
-        or not isinstance(vocabulary_size, (int, np.integer))
-        or vocabulary_size < minimum
-    ):
-        raise ValueError(
-            f"`vocabulary_size` must be an integer ≥ {minimum}. "
-            f"Received: vocabulary_size={vocabulary_size!r}"
+_MIN_VOCABULARY_SIZE = len(SPECIAL_TOKENS) + 1
+
+
+class VocabularyTooLargeError(ValueError):
+    """A SentencePiece vocabulary larger than its corpus allows; `limit` is the largest size that works.
+
+    Raised by `train_sentence_piece`. A `ValueError`, so code that catches
+    bad arguments in general keeps working; code that wants to retry with a
+    smaller vocabulary reads `limit` instead of parsing the message
+    (`make_tokenizer(..., fit_to_corpus=True)` does exactly that).
+
+    Args:
+        vocabulary_size: int. The size that was asked for.
+        limit: int. The largest vocabulary the corpus allows.
+        detail: str. SentencePiece's own message, appended in parentheses.
+
+    Attributes:
+        vocabulary_size: int, as given.
+        limit: int, as given.
+
+    Example:
+    >>> try:
+    ...     train_sentence_piece(["hola mundo", "hola amigo"] * 10, 5000)
+    ... except VocabularyTooLargeError as error:
+    ...     smaller = train_sentence_piece(["hola mundo", "hola amigo"] * 10, error.limit)
+    """
+
+    def __init__(self, vocabulary_size, limit, detail=""):
+        self.vocabulary_size = int(vocabulary_size)
+        self.limit = int(limit)
+        self.detail = detail
+        super().__init__(
+            f"SentencePiece could not train a vocabulary of vocabulary_size={self.vocabulary_size}. "
+            f"This corpus allows at most {self.limit}." + (f" ({detail})" if detail else "")
         )
-    return int(vocabulary_size)
+
+    def __reduce__(self):  # picklable despite the three-argument constructor
+        return type(self), (self.vocabulary_size, self.limit, self.detail)
 
 
 def _as_text_list(texts):
@@ -104,7 +136,7 @@ def train_word_piece(texts, vocabulary_size, lowercase=True, strip_accents=False
     >>> tokenizer.get_vocabulary()[:4]
     ['[PAD]', '[UNK]', '[START]', '[END]']
     """
-    vocabulary_size = _check_vocabulary_size(vocabulary_size, len(SPECIAL_TOKENS) + 1)
+    vocabulary_size = check_int("vocabulary_size", vocabulary_size, minimum=_MIN_VOCABULARY_SIZE)
     texts = _as_text_list(texts)
     data = tf.data.Dataset.from_tensor_slices(texts).batch(1024)
     vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
@@ -147,9 +179,10 @@ def train_sentence_piece(texts, vocabulary_size, model_type="unigram", lowercase
         `keras_hub.tokenizers.SentencePieceTokenizer` with int32 ids.
 
     Raises:
+        VocabularyTooLargeError: (a `ValueError`) `vocabulary_size` is larger
+            than the corpus allows; its `limit` is the largest size that works.
         ValueError: bad `model_type`, empty `texts`, or a `vocabulary_size`
-            that is too small, or too large for the corpus (the message gives
-            the largest size the corpus allows).
+            that is too small.
 
     Example:
     >>> tokenizer = train_sentence_piece(["hola mundo", "hola amigo"] * 10, 16)
@@ -158,12 +191,8 @@ def train_sentence_piece(texts, vocabulary_size, model_type="unigram", lowercase
     """
     import sentencepiece
 
-    vocabulary_size = _check_vocabulary_size(vocabulary_size, len(SPECIAL_TOKENS) + 1)
-    if model_type not in _SENTENCE_PIECE_MODELS:
-        raise ValueError(
-            f"`model_type` must be one of {_SENTENCE_PIECE_MODELS}. "
-            f"Received: model_type={model_type!r}"
-        )
+    vocabulary_size = check_int("vocabulary_size", vocabulary_size, minimum=_MIN_VOCABULARY_SIZE)
+    check_choice("model_type", model_type, _SENTENCE_PIECE_MODELS)
     texts = _as_text_list(texts)
     model = io.BytesIO()
     try:
@@ -186,11 +215,13 @@ def train_sentence_piece(texts, vocabulary_size, model_type="unigram", lowercase
             minloglevel=2,
         )
     except RuntimeError as error:
-        limit = re.search(r"<= (\d+)", str(error))
-        hint = f" This corpus allows at most {limit.group(1)}." if limit else ""
+        # The one place that reads SentencePiece's wording: "Vocabulary size too high (N). Please set it
+        # to a value <= M." Callers get the number as `VocabularyTooLargeError.limit`.
+        limit = re.search(r"too high.*?<= (\d+)", str(error), re.DOTALL)
+        if limit:
+            raise VocabularyTooLargeError(vocabulary_size, int(limit.group(1)), str(error)) from None
         raise ValueError(
-            f"SentencePiece could not train a vocabulary of "
-            f"vocabulary_size={vocabulary_size}.{hint} ({error})"
+            f"SentencePiece could not train a vocabulary of vocabulary_size={vocabulary_size}. ({error})"
         ) from None
     return name_sentence_piece_resource(
         keras_hub.tokenizers.SentencePieceTokenizer(proto=model.getvalue(), dtype="int32")
@@ -275,13 +306,7 @@ class CharacterTokenizer(keras_hub.tokenizers.Tokenizer):
     def __init__(self, vocabulary=None, sequence_length=None, dtype="int32", **kwargs):
         if not is_int_dtype(dtype):
             raise ValueError(f"`dtype` must be an integer dtype. Received: dtype={dtype!r}")
-        if sequence_length is not None and (
-            isinstance(sequence_length, bool) or not isinstance(sequence_length, int) or sequence_length <= 0
-        ):
-            raise ValueError(
-                "`sequence_length` must be a positive integer or None. "
-                f"Received: sequence_length={sequence_length!r}"
-            )
+        sequence_length = check_positive_int("sequence_length", sequence_length, allow_none=True)
         super().__init__(dtype=dtype, **kwargs)
         self.sequence_length = sequence_length
         self.file_assets = []
@@ -452,45 +477,112 @@ def character_tokenizer(texts):
     return CharacterTokenizer(vocabulary=sorted(characters))
 
 
-_KINDS = ("word_piece", "sentence_piece", "character", "byte")
+TOKENIZER_KINDS = ("word_piece", "unigram", "bpe", "char", "sentence_piece", "character", "byte")
+
+# kind -> SentencePiece model type
+_SENTENCE_PIECE_KINDS = {"unigram": "unigram", "sentence_piece": "unigram", "bpe": "bpe", "char": "char"}
+_MAX_FITS = 3  # a retrained vocabulary at the reported limit has always fit so far; do not loop for ever
 
 
-def make_tokenizer(kind, texts=None, vocabulary_size=None, **kwargs):
-    """Builds a tokenizer by name: one entry point for scripts and the CLI.
+def _corpus_lines(texts):
+    """A corpus given as one string becomes its non-empty lines (SentencePiece learns from sentences)."""
+    if isinstance(texts, str):
+        return [line for line in texts.split("\n") if line.strip()]
+    return _as_text_list(texts)
+
+
+def _train_fitted(texts, vocabulary_size, model_type, fit_to_corpus, kwargs):
+    """`train_sentence_piece`, shrinking the vocabulary to `VocabularyTooLargeError.limit` if `fit_to_corpus`."""
+    for _ in range(_MAX_FITS):
+        try:
+            return train_sentence_piece(texts, vocabulary_size, model_type=model_type, **kwargs)
+        except VocabularyTooLargeError as error:
+            if not fit_to_corpus or not _MIN_VOCABULARY_SIZE <= error.limit < vocabulary_size:
+                raise
+            vocabulary_size = error.limit
+    return train_sentence_piece(texts, vocabulary_size, model_type=model_type, **kwargs)
+
+
+def make_tokenizer(kind, texts=None, vocabulary_size=None, *, fit_to_corpus=True, **kwargs):
+    """Builds a tokenizer by name: the one tokenizer factory of kerasformers (scripts, tasks and the CLI).
+
+    Kinds (`TOKENIZER_KINDS`):
+    - `"word_piece"`: `train_word_piece` (lowercased; the learner may return
+      fewer than `vocabulary_size` tokens on a small corpus).
+    - `"unigram"`, `"bpe"`: `train_sentence_piece` with that model type.
+    - `"sentence_piece"`: the same as `"unigram"` (kept for compatibility;
+      `model_type=` may still be passed with it).
+    - `"char"`: a SentencePiece character model whose vocabulary is every
+      distinct character of `texts` plus the 4 special tokens plus 1;
+      `vocabulary_size` is ignored.
+    - `"character"`: `character_tokenizer` (a `CharacterTokenizer`, id 0 for
+      padding and unknown characters; `vocabulary_size` is ignored).
+    - `"byte"`: `keras_hub.tokenizers.ByteTokenizer` (256 ids, no training,
+      byte 0 doubles as padding, not lowercased); `texts` is ignored.
+
+    With `fit_to_corpus` (the default), a SentencePiece vocabulary larger
+    than a small corpus allows is shrunk to the largest size it allows (read
+    from `VocabularyTooLargeError.limit`); compare `vocabulary_size()` of the
+    result with the request to tell the user. Nothing is printed.
 
     Args:
-        kind: `"word_piece"`, `"sentence_piece"` (fast default for
-            translation), `"character"` (char-level language models) or
-            `"byte"` (`keras_hub.tokenizers.ByteTokenizer`, 256 ids, no
-            training; byte 0 doubles as padding; not lowercased).
-        texts: training texts; required except for `"byte"`.
-        vocabulary_size: int; required for `"word_piece"` and
-            `"sentence_piece"`, ignored otherwise.
+        kind: str, one of `TOKENIZER_KINDS`.
+        texts: the training texts: a list of str, a `tf.data.Dataset` of
+            strings, or one str (a whole corpus, used line by line: its
+            non-empty lines for the SentencePiece and WordPiece kinds, all its
+            characters for `"character"`). Required except for `"byte"`.
+        vocabulary_size: int ≥ 5. Required for `"word_piece"`, `"unigram"`,
+            `"bpe"` and `"sentence_piece"`; ignored otherwise.
+        fit_to_corpus: bool, keyword-only. Shrink a too large SentencePiece
+            vocabulary instead of raising. Defaults to `True`.
         **kwargs: passed on to `train_word_piece`, `train_sentence_piece`
-            or `ByteTokenizer`.
+            (e.g. `lowercase=True`) or `ByteTokenizer`.
 
     Returns:
-        A tokenizer (a `keras_hub.tokenizers.Tokenizer`).
+        A `keras_hub.tokenizers.Tokenizer` producing int32 ids.
 
     Raises:
-        ValueError: unknown `kind`, or a missing `texts` / `vocabulary_size`.
+        ValueError: unknown `kind`, a missing `texts` / `vocabulary_size`,
+            arguments the kind does not take, or a bad `vocabulary_size`.
+        VocabularyTooLargeError: (a `ValueError`) `fit_to_corpus=False` and
+            the corpus is too small for `vocabulary_size`.
 
     Example:
     >>> make_tokenizer("byte").tokenize("hi")
     array([104, 105], dtype=int32)
+    >>> tokenizer = make_tokenizer("unigram", ["hola mundo", "hola amigo"] * 10, 5000)
+    >>> tokenizer.vocabulary_size() < 5000  # shrunk to what the corpus allows
+    True
     """
-    if kind not in _KINDS:
-        raise ValueError(f"`kind` must be one of {_KINDS}. Received: kind={kind!r}")
+    check_choice("kind", kind, TOKENIZER_KINDS)
     if kind == "byte":
         return keras_hub.tokenizers.ByteTokenizer(**{"lowercase": False, "dtype": "int32", **kwargs})
     if texts is None:
         raise ValueError(f"make_tokenizer(kind={kind!r}) needs `texts` to learn from.")
     if kind == "character":
+        if kwargs:
+            raise ValueError(
+                f"make_tokenizer(kind='character') takes no other arguments. Received: {sorted(kwargs)}"
+            )
         return character_tokenizer(texts)
+    texts = _corpus_lines(texts)
+    if kind == "char":
+        characters = {c for t in texts for c in t}
+        size = len(characters) + len(SPECIAL_TOKENS) + 1
+        return _train_fitted(texts, size, "char", fit_to_corpus, kwargs)
     if vocabulary_size is None:
         raise ValueError(f"make_tokenizer(kind={kind!r}) needs `vocabulary_size`.")
-    train = train_word_piece if kind == "word_piece" else train_sentence_piece
-    return train(texts, vocabulary_size, **kwargs)
+    if kind == "word_piece":
+        return train_word_piece(texts, vocabulary_size, **kwargs)
+    model_type = _SENTENCE_PIECE_KINDS[kind]
+    if "model_type" in kwargs:
+        if kind != "sentence_piece":
+            raise ValueError(
+                f"make_tokenizer(kind={kind!r}) fixes the model type; pass kind={kwargs['model_type']!r} "
+                f"instead. Received: model_type={kwargs['model_type']!r}"
+            )
+        model_type = kwargs.pop("model_type")
+    return _train_fitted(texts, vocabulary_size, model_type, fit_to_corpus, kwargs)
 
 
 def special_token_id(tokenizer, token):
@@ -519,6 +611,54 @@ def special_token_id(tokenizer, token):
         return index if tokenizer.id_to_token(index) == token else None
     except (KeyError, ValueError, IndexError, NotImplementedError, AttributeError, TypeError):
         return None
+
+
+def encode(tokenizer, texts, length, *, empty_id=None):
+    """Texts → int32 NumPy ids `(len(texts), length)`, truncated and 0-padded (as the exports do).
+
+    The eager counterpart of the dataset builders, for prediction on a list
+    of strings: every row holds the first `length` ids of its text followed
+    by padding (id 0). No `[START]`/`[END]` is added.
+
+    Args:
+        tokenizer: any tokenizer of this module (called on a batch of strings).
+        texts: list or tuple of str (not one str).
+        length: positive int. Columns of the result.
+        empty_id: int or `None`, keyword-only. If set, a text with no token
+            gets this id at position 0 (a translator needs one token per
+            source row; pass the `[UNK]` id). Defaults to `None` (an empty
+            text gives a row of padding).
+
+    Returns:
+        `np.ndarray` of int32, shape `(len(texts), length)`.
+
+    Raises:
+        ValueError: `texts` is one string, or `length` / `empty_id` is not
+            an integer of the right sign.
+
+    Example:
+    >>> encode(character_tokenizer("abc"), ["cab", "", "abcabc"], 4)
+    array([[3, 1, 2, 0],
+           [0, 0, 0, 0],
+           [1, 2, 3, 1]], dtype=int32)
+    >>> encode(character_tokenizer("abc"), ["", "b"], 2, empty_id=1)
+    array([[1, 0],
+           [2, 0]], dtype=int32)
+    """
+    if isinstance(texts, (str, bytes)):
+        raise ValueError(f"`texts` must be a sequence of strings, not one string. Received: texts={texts[:40]!r}")
+    length = check_positive_int("length", length)
+    empty_id = check_int("empty_id", empty_id, minimum=0, allow_none=True)
+    texts = list(texts)
+    ids = np.zeros((len(texts), length), "int32")
+    if not texts:
+        return ids
+    for row, tokens in enumerate(tokenizer(tf.constant(texts))):
+        tokens = np.asarray(tokens, "int32")[:length]
+        ids[row, : len(tokens)] = tokens
+        if empty_id is not None and not len(tokens):
+            ids[row, 0] = empty_id
+    return ids
 
 
 def decode(tokenizer, ids):

@@ -1,10 +1,25 @@
-"""Training recipes: the paper's schedule, masked losses and metrics, callbacks, `fit`."""
+"""Training recipes: the paper's schedule, masked losses and metrics, callbacks, `fit`.
 
-from kerasformers.training.callbacks import BestWeightsCheckpoint, default_callbacks
+Floor 1 of kerasformers: imports only `kerasformers.checks` among kerasformers modules.
+"""
+
+from kerasformers.training.callbacks import (
+    BestWeightsCheckpoint,
+    TextSamples,
+    default_callbacks,
+    write_scalar_summaries,
+    write_text_summary,
+)
 from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
 from kerasformers.training.metrics import MaskedAccuracy, Perplexity
 from kerasformers.training.precision import dtype_policy, fast_bfloat16, resolve_precision
-from kerasformers.training.schedules import TransformerSchedule, paper_optimizer
+from kerasformers.training.recipe import compile_recipe, steps_per_epoch_of
+from kerasformers.training.schedules import (
+    TransformerSchedule,
+    paper_optimizer,
+    peak_optimizer,
+    schedule_parameters,
+)
 from kerasformers.training.trainer import fit
 
 __all__ = [
@@ -12,11 +27,18 @@ __all__ = [
     "MaskedAccuracy",
     "MaskedSparseCategoricalCrossentropy",
     "Perplexity",
+    "TextSamples",
     "TransformerSchedule",
+    "compile_recipe",
     "default_callbacks",
     "dtype_policy",
     "fast_bfloat16",
     "fit",
     "paper_optimizer",
+    "peak_optimizer",
     "resolve_precision",
+    "schedule_parameters",
+    "steps_per_epoch_of",
+    "write_scalar_summaries",
+    "write_text_summary",
 ]

@@ -1,10 +1,13 @@
-"""The callbacks every kerasformers training run uses: logs, best weights, backups, NaN stop."""
+"""The callbacks every kerasformers training run uses: logs, best weights, backups, NaN stop, text samples."""
 
 import json
 import math
+import numbers
 import os
 
 import keras
+
+from kerasformers.checks import check_positive_int
 
 BEST_WEIGHTS = os.path.join("checkpoints", "best.weights.h5")
 BEST_RECORD = os.path.join("checkpoints", "best.json")
@@ -162,15 +165,7 @@ def default_callbacks(
         raise ValueError(f"`monitor` must be a non-empty string. Received: monitor={monitor!r}")
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"`mode` must be one of 'auto', 'min', 'max'. Received: mode={mode!r}")
-    if checkpoint_every_steps is not None and (
-        isinstance(checkpoint_every_steps, bool)
-        or not isinstance(checkpoint_every_steps, int)
-        or checkpoint_every_steps <= 0
-    ):
-        raise ValueError(
-            "`checkpoint_every_steps` must be a positive integer or None. "
-            f"Received: checkpoint_every_steps={checkpoint_every_steps!r}"
-        )
+    checkpoint_every_steps = check_positive_int("checkpoint_every_steps", checkpoint_every_steps, allow_none=True)
     backup_dir = os.path.join(run_dir, BACKUP_DIR)
     callbacks = []
     if tensorboard:
@@ -197,3 +192,101 @@ def default_callbacks(
         )
     callbacks.append(keras.callbacks.TerminateOnNaN())
     return callbacks
+
+
+class TextSamples(keras.callbacks.Callback):
+    """At the end of every epoch: generate samples, print them and log them to TensorBoard as text.
+
+    Translations of a few test sentences, a continuation of a prompt, the
+    predicted class of some reviews: whatever `make_samples` returns is shown
+    under the progress bar and written with `write_text_summary`, so that
+    TensorBoard's Text tab shows how the samples change epoch by epoch.
+
+    Args:
+        log_dir: str or os.PathLike. Folder of the TensorBoard run (e.g.
+            `run_dir/logs/samples`).
+        make_samples: zero-argument callable returning a list of str.
+        tag: str. TensorBoard tag. Defaults to `"samples"`.
+
+    Attributes:
+        samples: list of str, the samples of the last epoch (empty before).
+
+    Example:
+    >>> samples = TextSamples("runs/lm/logs/samples", lambda: [generate(model, "ROMEO:")])  # doctest: +SKIP
+    >>> model.fit(train_ds, epochs=3, callbacks=[samples])  # doctest: +SKIP
+    >>> samples.samples  # doctest: +SKIP
+    ['ROMEO: ...']
+    """
+
+    def __init__(self, log_dir, make_samples, tag="samples"):
+        super().__init__()
+        if not callable(make_samples):
+            raise ValueError(f"`make_samples` must be callable. Received: make_samples={make_samples!r}")
+        self.log_dir = check_run_dir(log_dir)
+        self.make_samples = make_samples
+        self.tag = tag
+        self.samples = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.samples = [str(sample) for sample in self.make_samples()]
+        write_text_summary(self.log_dir, self.tag, self.samples, epoch)
+        print(f"\nSamples after epoch {epoch + 1}:")
+        for sample in self.samples:
+            print("  " + sample.replace("\n", "\n  "))
+
+
+def write_text_summary(log_dir, tag, samples, step):
+    """Logs `samples` as one TensorBoard text summary (Markdown: one indented code block per sample).
+
+    Args:
+        log_dir: str or os.PathLike. Folder of the TensorBoard run.
+        tag: str. The summary's tag.
+        samples: list of str.
+        step: int. The step (or epoch) of the summary.
+
+    Returns:
+        None.
+
+    Example:
+    >>> write_text_summary("runs/lm/logs/samples", "samples", ["ROMEO: ..."], step=0)  # doctest: +SKIP
+    """
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(os.fspath(log_dir))
+    body = "\n\n".join("    " + s.replace("\n", "\n    ") for s in samples)
+    with writer.as_default():
+        tf.summary.text(tag, tf.constant(body), step=step)
+    writer.flush()
+    writer.close()
+
+
+def write_scalar_summaries(log_dir, metrics, step):
+    """Logs the finite numbers of `metrics` as TensorBoard scalars tagged `final/<name>`.
+
+    Values that are not numbers (lists, matrices, strings), booleans, NaN
+    and infinities are skipped.
+
+    Args:
+        log_dir: str or os.PathLike. Folder of the TensorBoard run.
+        metrics: dict `{name: value}`, e.g. a run's final metrics.
+        step: int. The step of the summaries (e.g. the number of epochs).
+
+    Returns:
+        list of str: the names that were logged.
+
+    Example:
+    >>> write_scalar_summaries("runs/lm/logs/final", {"perplexity": 4.2, "confusion": [[1]]}, 3)  # doctest: +SKIP
+    ['perplexity']
+    """
+    import tensorflow as tf
+
+    logged = []
+    writer = tf.summary.create_file_writer(os.fspath(log_dir))
+    with writer.as_default():
+        for name, value in metrics.items():
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value):
+                tf.summary.scalar(f"final/{name}", float(value), step=step)
+                logged.append(name)
+    writer.flush()
+    writer.close()
+    return logged

@@ -8,17 +8,11 @@ from keras import ops
 # masks the same way. It is not exported under `keras.*`.
 from keras.src.backend import set_keras_mask
 
-
-def _check_rate(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
-    return float(value)
+from kerasformers.checks import check_int, check_rate
 
 
 def _check_pad_id(pad_id):
-    if pad_id is not None and (isinstance(pad_id, bool) or not isinstance(pad_id, int)):
-        raise ValueError(f"`pad_id` must be an integer or None. Received: pad_id={pad_id!r}")
-    return pad_id
+    return check_int("pad_id", pad_id, allow_none=True)
 
 
 def align_labels(y_true, y_pred, owner):
@@ -115,7 +109,7 @@ class MaskedSparseCategoricalCrossentropy(keras.losses.Loss):
         if not isinstance(from_logits, bool):
             raise ValueError(f"`from_logits` must be a bool. Received: from_logits={from_logits!r}")
         self.from_logits = from_logits
-        self.label_smoothing = _check_rate("label_smoothing", label_smoothing)
+        self.label_smoothing = check_rate("label_smoothing", label_smoothing)
         self.pad_id = _check_pad_id(pad_id)
 
     def __call__(self, y_true, y_pred, sample_weight=None):

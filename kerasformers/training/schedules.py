@@ -5,19 +5,7 @@ import math
 import keras
 from keras import ops
 
-
-def _check_positive_number(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
-    return value
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"`{name}` must be a positive integer. Received: {name}={value!r}")
-    return value
+from kerasformers.checks import check_positive_int, check_positive_number
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -60,9 +48,9 @@ class TransformerSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     def __init__(self, model_dim, warmup_steps=4000, scale=1.0):
         super().__init__()
-        self.model_dim = _check_positive_int("model_dim", model_dim)
-        self.warmup_steps = _check_positive_int("warmup_steps", warmup_steps)
-        self.scale = float(_check_positive_number("scale", scale))
+        self.model_dim = check_positive_int("model_dim", model_dim)
+        self.warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+        self.scale = check_positive_number("scale", scale)
 
     def __call__(self, step):
         step = ops.cast(step, "float32") + 1.0  # the paper counts steps from 1
@@ -99,7 +87,7 @@ def paper_optimizer(model_dim, warmup_steps=4000, scale=1.0):
         A `keras.optimizers.Adam` instance.
 
     Example:
-    >>> model.compile(optimizer=paper_optimizer(model_dim=512), loss=...)
+    >>> model.compile(optimizer=paper_optimizer(model_dim=512), loss=...)  # doctest: +SKIP
     """
     return keras.optimizers.Adam(
         learning_rate=TransformerSchedule(model_dim, warmup_steps=warmup_steps, scale=scale),
@@ -107,3 +95,68 @@ def paper_optimizer(model_dim, warmup_steps=4000, scale=1.0):
         beta_2=0.98,
         epsilon=1e-9,
     )
+
+
+def schedule_parameters(model_dim, total_steps, learning_rate, warmup_steps=None):
+    """`(warmup_steps, scale)` of `TransformerSchedule` so that it peaks at `learning_rate`.
+
+    The paper's schedule peaks at `scale * (model_dim * warmup_steps)**-0.5`
+    (update number `warmup_steps`); this solves for `scale`. Warm-up defaults
+    to a tenth of the run, at least 1 and at most the paper's 4,000 steps.
+
+    Args:
+        model_dim: positive int. The model width `d_model`.
+        total_steps: positive int. Optimizer updates of the whole run.
+        learning_rate: positive float. The peak learning rate.
+        warmup_steps: positive int or `None`. Defaults to
+            `max(1, min(4000, total_steps // 10))`.
+
+    Returns:
+        `(warmup_steps, scale)`: an int and a float, the arguments of
+        `TransformerSchedule` (or `paper_optimizer`).
+
+    Raises:
+        ValueError: an argument is not positive (its message names the value).
+
+    Example:
+    >>> schedule_parameters(model_dim=128, total_steps=1000, learning_rate=2e-3)
+    (100, 0.2262741699796952)
+    """
+    model_dim = check_positive_int("model_dim", model_dim)
+    total_steps = check_positive_int("total_steps", total_steps)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
+    if warmup_steps is None:
+        warmup_steps = max(1, min(4000, total_steps // 10))
+    warmup_steps = check_positive_int("warmup_steps", warmup_steps)
+    return warmup_steps, learning_rate * math.sqrt(model_dim * warmup_steps)
+
+
+def peak_optimizer(model_dim, total_steps, learning_rate, warmup_steps=None):
+    """The paper's Adam and warm-up / inverse-square-root schedule, rescaled to peak at `learning_rate`.
+
+    `paper_optimizer(model_dim, *schedule_parameters(model_dim, total_steps,
+    learning_rate, warmup_steps))`: the recipe of kerasformers' tasks, where a
+    peak learning rate is easier to choose than the paper's `scale`.
+
+    Args:
+        model_dim: positive int. The model width `d_model`.
+        total_steps: positive int. Optimizer updates of the whole run.
+        learning_rate: positive float. The peak learning rate.
+        warmup_steps: positive int or `None`. Defaults to a tenth of the run
+            (see `schedule_parameters`).
+
+    Returns:
+        A `keras.optimizers.Adam` with a `TransformerSchedule`.
+
+    Raises:
+        ValueError: an argument is not positive.
+
+    Example:
+    >>> optimizer = peak_optimizer(model_dim=128, total_steps=1000, learning_rate=2e-3)
+    >>> optimizer.iterations.assign(99)  # doctest: +ELLIPSIS
+    <...>
+    >>> round(float(optimizer.learning_rate), 6)  # update number 100, the peak
+    0.002
+    """
+    warmup_steps, scale = schedule_parameters(model_dim, total_steps, learning_rate, warmup_steps)
+    return paper_optimizer(model_dim, warmup_steps=warmup_steps, scale=scale)

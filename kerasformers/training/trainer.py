@@ -5,6 +5,7 @@ import shlex
 
 import keras
 
+from kerasformers.checks import check_positive_int
 from kerasformers.training import callbacks as callbacks_lib
 
 
@@ -69,8 +70,7 @@ def fit(
         raise ValueError(
             f"`fit` needs a compiled model; call `model.compile(...)` first. Received: model={model.name!r}"
         )
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs <= 0:
-        raise ValueError(f"`epochs` must be a positive integer. Received: epochs={epochs!r}")
+    epochs = check_positive_int("epochs", epochs)
     if monitor is None:
         monitor = "val_loss" if validation_data is not None else "loss"
     defaults = callbacks_lib.default_callbacks(

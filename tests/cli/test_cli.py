@@ -99,7 +99,7 @@ def test_translate(run_of, capsys, where):
 
 @pytest.mark.parametrize("where", ["serving", "run"])
 def test_generate(run_of, capsys, where):
-    run = run_of("language_model")
+    run = run_of("language-model")
     capsys.readouterr()
     target = run.export_dir if where == "serving" else run.run_dir
     assert cli.main(["generate", str(target), "KING:", "--max-new-tokens", "5"] if where == "run" else

@@ -26,11 +26,11 @@ def test_translate_example(run_of, capsys):
     assert result.model_path.is_file() and (run.run_dir / "tokenizers" / "source" / "tokenizer.json").is_file()
     assert _events(run.run_dir / "logs" / "train") and _events(run.run_dir / "logs" / "samples")
     assert len(result.samples) == 5 and all("→" in s for s in result.samples)
-    assert result.tensorboard_command == f"tensorboard --logdir {run.run_dir / 'logs'}"
+    assert result.tensorboard_command == f"tensorboard --logdir {run.run_dir}"
 
 
 def test_language_model_example(run_of):
-    run = run_of("language_model")
+    run = run_of("language-model")
     result = run.result
     assert result.plots["training_curves"].is_file()
     assert result.metrics["val_perplexity"] > 1.0

@@ -1,6 +1,6 @@
 import pytest
 
-from kerasformers.tasks import comparison
+from kerasformers.tasks import lstm_transformer as comparison
 
 
 @pytest.mark.parametrize("target, vocabulary, dim", [(417_794, 98, 128), (1_500_000, 8000, 128), (60_000, 500, 32)])

@@ -7,7 +7,7 @@ import keras
 import pytest
 
 from kerasformers import cli
-from kerasformers.tasks import classification, downloads, language_modeling, translation
+from kerasformers.tasks import downloads, run
 from kerasformers.tasks.errors import DownloadError
 
 
@@ -39,10 +39,10 @@ def test_unreachable_url_is_a_download_error(monkeypatch, tmp_path):
         downloads.fetch(dataset, cache_dir=str(tmp_path), shared_dir=tmp_path / "none")
 
 
-@pytest.mark.parametrize("train", [translation.train, classification.train, language_modeling.train])
-def test_training_without_data_offline_fails_before_training(no_network, train):
+@pytest.mark.parametrize("task", ["translation", "classification", "language-model", "lstm-transformer"])
+def test_training_without_data_offline_fails_before_training(no_network, task):
     with pytest.raises(DownloadError, match="Pass --data PATH"):
-        train(output="run", plots=False, export=False)
+        run(task, output="run", plots=False, **({} if task == "lstm-transformer" else {"export": False}))
     assert not (no_network / "run").exists()  # no empty run folder left behind
 
 

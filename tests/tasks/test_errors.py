@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kerasformers import cli
-from kerasformers.tasks import _common, classification, language_modeling, translation, vision
+from kerasformers.tasks import base, run, translation, vision
 from kerasformers.tasks.errors import MissingExtraError
 
 FAST = dict(plots=False, export=False)
@@ -14,7 +14,7 @@ FAST = dict(plots=False, export=False)
 
 def test_missing_data_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="No such file"):
-        translation.train(data=tmp_path / "missing.txt", output=tmp_path / "run", **FAST)
+        run("translation", data=tmp_path / "missing.txt", output=tmp_path / "run", **FAST)
     assert not (tmp_path / "run").exists()
 
 
@@ -22,21 +22,21 @@ def test_empty_data_file(tmp_path):
     empty = tmp_path / "empty.tsv"
     empty.write_text("")
     with pytest.raises(ValueError, match="is empty"):
-        classification.train(data=empty, output=tmp_path / "run", **FAST)
+        run("classification", data=empty, output=tmp_path / "run", **FAST)
     with pytest.raises(ValueError, match="is empty"):
-        language_modeling.train(data=empty, output=tmp_path / "run2", **FAST)
+        run("language-model", data=empty, output=tmp_path / "run2", **FAST)
 
 
 def test_malformed_lines_are_reported_with_their_numbers(tmp_path, capsys):
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("Go.\tVe.\nbroken line\nHi.\tHola.\n\nRun!\t\n")
-    data = _common.read_reporting(translation.text.read_pairs, pairs)
+    data = base.read_reporting(translation.text.read_pairs, pairs)
     assert len(data) == 2
     out = capsys.readouterr().out
     assert "skipped malformed lines" in out and "line 2: expected 2 fields, found 1" in out
     assert "line 4: blank line" in out and "line 5: empty field 1" in out
     with pytest.raises(ValueError, match="line 2"):
-        translation.train(data=pairs, on_malformed="raise", output=tmp_path / "run", **FAST)
+        run("translation", data=pairs, on_malformed="raise", output=tmp_path / "run", **FAST)
 
 
 def test_cli_malformed_raise_is_one_line(tmp_path, capsys):
@@ -49,10 +49,10 @@ def test_cli_malformed_raise_is_one_line(tmp_path, capsys):
     assert len(err) == 1 and "line 3: expected 2 fields, found 1" in err[0]
 
 
-@pytest.mark.parametrize("train", [translation.train, classification.train, language_modeling.train, vision.train])
-def test_unknown_preset_lists_the_known_ones(train, tmp_path):
+@pytest.mark.parametrize("task", ["translation", "classification", "language-model", "vision", "lstm-transformer"])
+def test_unknown_preset_lists_the_known_ones(task, tmp_path):
     with pytest.raises(ValueError, match=r"Unknown preset 'huge'.*Known presets: .*tiny"):
-        train(preset="huge", output=tmp_path / "run", plots=False)
+        run(task, preset="huge", output=tmp_path / "run", plots=False)
     assert not (tmp_path / "run").exists()  # nothing written
 
 
@@ -65,7 +65,7 @@ def test_cli_unknown_preset(capsys):
 def test_existing_export_version_fails_before_training(tmp_path):
     (tmp_path / "saved" / "3").mkdir(parents=True)
     with pytest.raises(FileExistsError, match="--overwrite"):
-        classification.train(demo=True, export_dir=tmp_path / "saved", export_version=3, plots=False,
+        run("classification", demo=True, export_dir=tmp_path / "saved", export_version=3, plots=False,
                               output=tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
@@ -74,13 +74,13 @@ def test_finished_run_in_output_needs_overwrite(tmp_path):
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "task.json").write_text("{}")
     with pytest.raises(FileExistsError, match="already holds a finished run"):
-        language_modeling.train(demo=True, output=tmp_path / "run", **FAST)
+        run("language-model", demo=True, output=tmp_path / "run", **FAST)
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
     with pytest.raises(MissingExtraError, match=r'pip install "kerasformers\[plot\]"'):
-        translation.train(demo=True, output=tmp_path / "run", export=False)
+        run("translation", demo=True, output=tmp_path / "run", export=False)
     assert cli.main(["train", "translation", "--demo", "--output", str(tmp_path / "run2")]) == 2
 
 

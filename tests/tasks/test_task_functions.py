@@ -5,11 +5,11 @@ import numpy as np
 
 import kerasformers as kf
 from kerasformers import text
-from kerasformers.tasks import classification, language_modeling, translation
+from kerasformers.tasks import classification, language_model, translation
 
 
 def test_translation_encode_truncates_pads_and_fills_empty_rows():
-    tokenizer = translation._train_tokenizer("unigram", ["hola mundo", "hola amigo", "buenos dias"] * 5, 100)
+    tokenizer = text.make_tokenizer("unigram", ["hola mundo", "hola amigo", "buenos dias"] * 5, 100)
     ids = translation.encode(tokenizer, ["hola mundo hola mundo hola mundo", ""], 4)
     assert ids.shape == (2, 4) and ids.dtype == np.int32
     assert np.all(ids[0] != 0)  # truncated to 4 ids
@@ -18,8 +18,8 @@ def test_translation_encode_truncates_pads_and_fills_empty_rows():
 
 def test_translate_texts_pads_every_batch_to_one_shape():
     keras.utils.set_random_seed(0)
-    source = translation._train_tokenizer("unigram", ["uno dos", "tres cuatro", "cinco seis"] * 5, 100)
-    target = translation._train_tokenizer("char", ["one two", "three four", "five six"] * 5, 100)
+    source = text.make_tokenizer("unigram", ["uno dos", "tres cuatro", "cinco seis"] * 5, 100)
+    target = text.make_tokenizer("char", ["one two", "three four", "five six"] * 5, 100)
     model = kf.TransformerSeq2Seq.from_preset("tiny", encoder_vocabulary_size=source.vocabulary_size(),
                                               decoder_vocabulary_size=target.vocabulary_size(), max_length=6,
                                               num_encoder_layers=1, num_decoder_layers=1, model_dim=16,
@@ -48,8 +48,8 @@ def test_generate_texts_keeps_the_prompt_and_fits_the_context():
     model = kf.TransformerLanguageModel.from_preset("tiny", vocabulary_size=tokenizer.vocabulary_size(),
                                                     max_length=12, num_layers=1, model_dim=16, num_heads=2,
                                                     hidden_dim=32)
-    texts = language_modeling.generate_texts(model, tokenizer, ["abcdef" * 4, "dd"], max_new_tokens=50,
+    texts = language_model.generate_texts(model, tokenizer, ["abcdef" * 4, "dd"], max_new_tokens=50,
                                              sampler="top_p", top_p=0.9, seed=1)
     # The longest prompt keeps its last 11 characters (max_length 12 - 1 new token); rows keep their prompts.
     assert len(texts[0]) == 12 and texts[0].startswith("bcdefabcdef") and texts[1].startswith("dd")
-    assert language_modeling.default_prompt("tail of a line\nKING:\nspeech\n") == "KING:\n"
+    assert language_model.default_prompt("tail of a line\nKING:\nspeech\n") == "KING:\n"

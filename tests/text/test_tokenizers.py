@@ -241,8 +241,8 @@ def test_make_tokenizer_kinds(tmp_path):
     loaded = load_tokenizer(save_tokenizer(byte, tmp_path / "byte"))
     assert as_ids(loaded.tokenize("Añ")) == [65, 195, 177]
     assert as_text(tf.function(loaded.detokenize)(tf.constant([[65, 195, 177, 0]]))) == ["Añ"]
-    with pytest.raises(ValueError, match="kind='bpe'"):
-        make_tokenizer("bpe", SPANISH, 10)
+    with pytest.raises(ValueError, match="kind='wordpiece'"):
+        make_tokenizer("wordpiece", SPANISH, 10)
     with pytest.raises(ValueError, match="vocabulary_size"):
         make_tokenizer("word_piece", SPANISH)
 
