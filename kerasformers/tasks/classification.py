@@ -15,7 +15,8 @@ import tensorflow as tf
 
 from kerasformers import export, text, training
 from kerasformers.models import TransformerClassifier
-from kerasformers.tasks import base, demo_data, downloads, plots
+from kerasformers.tasks import base, plots
+from kerasformers.text import demo_data, downloads
 from kerasformers.tasks.arguments import fraction, positive_int
 from kerasformers.tasks.registry import register
 

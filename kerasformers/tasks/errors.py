@@ -4,13 +4,7 @@ import contextlib
 import os
 import sys
 
-
-class DownloadError(ConnectionError):
-    """A dataset could not be downloaded (no network, server error, bad checksum).
-
-    The message names the dataset and its URL and says how to go on without
-    the network: `--data PATH` (a local copy) or `--demo` (generated data).
-    """
+from kerasformers.text.downloads import DownloadError  # noqa: F401  (re-exported: a user error)
 
 
 class MissingExtraError(ImportError):

@@ -17,7 +17,8 @@ import tensorflow as tf
 
 from kerasformers import checks, export, generation, text, training
 from kerasformers.models import TransformerLanguageModel
-from kerasformers.tasks import base, demo_data, downloads
+from kerasformers.tasks import base
+from kerasformers.text import demo_data, downloads
 from kerasformers.tasks.arguments import fraction, positive_int
 from kerasformers.tasks.registry import register
 

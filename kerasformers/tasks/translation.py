@@ -17,7 +17,8 @@ from keras.utils import Progbar
 
 from kerasformers import export, generation, text, training
 from kerasformers.models import TransformerSeq2Seq
-from kerasformers.tasks import base, demo_data, downloads, plots
+from kerasformers.tasks import base, plots
+from kerasformers.text import demo_data, downloads
 from kerasformers.tasks.arguments import fraction, positive_int
 from kerasformers.tasks.registry import register
 

@@ -15,7 +15,7 @@ alike.
 import datetime
 import random
 
-from kerasformers.text import LabelledTexts, ReadReport, TextPairs
+from kerasformers.text.readers import LabelledTexts, ReadReport, TextPairs
 
 MONTHS = (
     "January", "February", "March", "April", "May", "June",

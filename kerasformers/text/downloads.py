@@ -1,4 +1,4 @@
-"""The real corpora of the task scripts: a local copy when there is one, else a checked download.
+"""The real corpora of the tasks and benchmarks: a local copy when there is one, else a checked download.
 
 Each dataset is looked up, in order, in:
 
@@ -20,7 +20,16 @@ import zipfile
 
 import keras
 
-from kerasformers.tasks.errors import DownloadError
+
+
+
+class DownloadError(ConnectionError):
+    """A dataset could not be downloaded (no network, server error, bad checksum).
+
+    The message names the dataset and its URL and says how to go on without
+    the network: `--data PATH` (a local copy) or `--demo` (generated data).
+    """
+
 
 SHARED_DATA = pathlib.Path("..") / "shared" / "data"
 

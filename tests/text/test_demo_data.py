@@ -2,7 +2,7 @@ import datetime
 
 import pytest
 
-from kerasformers.tasks import demo_data
+from kerasformers.text import demo_data
 
 
 def test_date_pairs_are_deterministic_and_correct():

@@ -7,7 +7,8 @@ import keras
 import pytest
 
 from kerasformers import cli
-from kerasformers.tasks import downloads, run
+from kerasformers.tasks import run
+from kerasformers.text import downloads
 from kerasformers.tasks.errors import DownloadError
 
 
