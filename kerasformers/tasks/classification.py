@@ -49,6 +49,22 @@ def confusion_matrix(labels, predictions, num_classes):
     return matrix
 
 
+def format_confusion_matrix(matrix, class_names):
+    """The matrix as aligned text: a header of class names, one row per true class, columns two spaces apart.
+
+    Example:
+    >>> print(format_confusion_matrix([[320, 5], [17, 170]], ["neg", "pos"]))
+         neg  pos
+    neg  320    5
+    pos   17  170
+    """
+    cells = [[str(int(c)) for c in row] for row in np.asarray(matrix)]
+    width = max([len(n) for n in class_names] + [len(c) for row in cells for c in row])
+    lines = [" " * width + "".join(f"  {n:>{width}}" for n in class_names)]
+    lines += [f"{name:>{width}}" + "".join(f"  {c:>{width}}" for c in row) for name, row in zip(class_names, cells)]
+    return "\n".join(lines)
+
+
 def load_data(data=None, validation_data=None, demo=False, demo_size=2000, text_column="sentence",
               label_column="label", validation_fraction=0.1, seed=0, on_malformed="skip"):
     """`(train, validation)` `LabelledTexts`: generated, from `data`, or SST-2 (train / dev)."""
@@ -163,11 +179,7 @@ class Classification(base.Task):
         metrics = {"accuracy": float(np.mean(predictions == labels)), "majority_class_accuracy": float(majority),
                    **({"val_loss": min(run.history["val_loss"])} if run.history.get("val_loss") else {})}
         print(f"Validation accuracy: {metrics['accuracy']:.4f} (always answering the majority class: {majority:.4f})")
-        print("Confusion matrix (rows: true, columns: predicted):")
-        width = max(len(n) for n in names) + 2
-        print(" " * width + "".join(f"{n:>{width}}" for n in names))
-        for name, row in zip(names, matrix):
-            print(f"{name:>{width}}" + "".join(f"{c:>{width}}" for c in row))
+        print("Confusion matrix (rows: true, columns: predicted):\n" + format_confusion_matrix(matrix, names))
         metrics["confusion_matrix"] = matrix.tolist()
         examples = [f"{t}  →  {names[p]} ({probabilities[i, p]:.2f}; true: {names[y]})"
                     for i, (t, p, y) in enumerate(zip(validation.texts[:5], predictions, labels))]

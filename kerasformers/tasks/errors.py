@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import pathlib
 import sys
 
 from kerasformers.text.downloads import DownloadError  # noqa: F401  (re-exported: a user error)
@@ -28,26 +29,43 @@ def require(module, extra, purpose):
         ) from None
 
 
-# What the CLI and the example scripts turn into one line on stderr and exit status 2:
-# bad or missing data, unknown presets, existing outputs, no network, missing extras.
-USER_ERRORS = (OSError, ValueError, MissingExtraError)
 USER_ERROR_STATUS = 2
+PACKAGE_DIR = pathlib.Path(__file__).resolve().parents[1]  # kerasformers/
+
+
+def is_user_error(error):
+    """True for an error about the user's input, which deserves one line and no traceback.
+
+    Those are `DownloadError` (no network: pass `--data`), `MissingExtraError`
+    (a `pip install` line), and the `OSError`s (missing file, existing output
+    folder, ...) and `ValueError`s that kerasformers raises itself when it
+    checks data, options and paths. The same types raised inside Keras,
+    TensorFlow or NumPy mean a bug (ours or theirs): they keep their traceback.
+    """
+    if isinstance(error, (DownloadError, MissingExtraError)):
+        return True
+    if not isinstance(error, (OSError, ValueError)):
+        return False
+    frame = error.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    if frame is None:
+        return False
+    raised_in = pathlib.Path(frame.tb_frame.f_code.co_filename).resolve()
+    return PACKAGE_DIR in raised_in.parents
 
 
 @contextlib.contextmanager
 def user_errors(show_traceback=False, program="kerasformers"):
-    """Turns user errors into one line on stderr and `SystemExit(2)` (the CLI and the example scripts).
+    """Turns user errors (`is_user_error`) into one line on stderr and `SystemExit(2)`; other errors propagate.
 
-    User errors: missing/empty/malformed data (`FileNotFoundError`,
-    `ValueError`), existing outputs (`FileExistsError`), no network
-    (`ConnectionError`), a missing optional dependency (`MissingExtraError`).
     With `show_traceback` (`--traceback`) or the environment variable
-    `KERASFORMERS_TRACEBACK=1` they propagate with their traceback instead.
+    `KERASFORMERS_TRACEBACK=1`, user errors propagate with their traceback too.
     """
     try:
         yield
-    except USER_ERRORS as error:
-        if show_traceback or os.environ.get("KERASFORMERS_TRACEBACK"):
+    except Exception as error:
+        if not is_user_error(error) or show_traceback or os.environ.get("KERASFORMERS_TRACEBACK"):
             raise
         message = " ".join(str(error).split()) or type(error).__name__
         print(f"{program}: error: {message}", file=sys.stderr)

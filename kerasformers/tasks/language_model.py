@@ -19,14 +19,15 @@ from kerasformers import checks, export, generation, text, training
 from kerasformers.models import TransformerLanguageModel
 from kerasformers.tasks import base
 from kerasformers.text import demo_data, downloads
-from kerasformers.tasks.arguments import fraction, positive_int
+from kerasformers.tasks.arguments import fraction, positive_float, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("character", "byte", "unigram", "bpe")
 
 
 # ------------------------------------------------------------------------------ inference
-def generate_texts(model, tokenizer, prompts, max_new_tokens=200, sampler="greedy", top_p=None, seed=None):
+def generate_texts(model, tokenizer, prompts, max_new_tokens=200, sampler="greedy", top_p=None, seed=None,
+                   top_k=None, temperature=1.0):
     """Continues each prompt; returns the prompts with their continuations (list of str).
 
     Prompts are tokenized, right-padded to one length and continued by
@@ -44,7 +45,10 @@ def generate_texts(model, tokenizer, prompts, max_new_tokens=200, sampler="greed
         ids[i, : len(r)] = r
     max_new_tokens = max(1, min(max_new_tokens, model.max_length - length))
     kwargs = {"top_p": top_p} if sampler == "top_p" and top_p is not None else {}
-    output = generation.generate(model, ids, max_new_tokens, sampler=sampler, seed=seed, **kwargs)
+    if top_k is not None:
+        kwargs["top_k"] = top_k
+    output = generation.generate(model, ids, max_new_tokens, sampler=sampler, seed=seed, temperature=temperature,
+                                 **kwargs)
     decoded = text.decode(tokenizer, output)
     decoded = [decoded] if isinstance(decoded, (str, bytes)) else decoded
     return [d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d) for d in decoded]
@@ -175,16 +179,21 @@ class LanguageModel(base.Task):
         parser.add_argument("--sampler", choices=("greedy", "top_p", "top_k"), default="greedy",
                             help="run folders only (default greedy)")
         parser.add_argument("--top-p", type=float, default=None, help="nucleus size for --sampler top_p")
+        parser.add_argument("--top-k", type=positive_int, default=None,
+                            help="k of --sampler top_k (default 5), or a pre-filter of top_p")
+        parser.add_argument("--temperature", type=positive_float, default=1.0,
+                            help="divides the logits before sampling (default 1.0)")
         parser.add_argument("--seed", type=int, default=None, help="seed of top-p / top-k sampling")
 
     def infer(self, target, args):
         if target.served:
-            if args.max_new_tokens is not None or args.sampler != "greedy":
+            if args.max_new_tokens is not None or args.sampler != "greedy" or args.top_k or args.temperature != 1:
                 print("Note: a SavedModel generates greedily with the max_new_tokens set at export; "
-                      "--max-new-tokens/--sampler apply to run folders.", file=sys.stderr)
+                      "--max-new-tokens/--sampler/--top-k/--temperature apply to run folders.", file=sys.stderr)
             outputs = target.signature("serving_default")(prompt=tf.constant(args.prompts))["text"]
             texts = [s.decode("utf-8", "replace") for s in np.asarray(outputs).tolist()]
         else:
             texts = generate_texts(target.model, target.tokenizers["text"], args.prompts, args.max_new_tokens or 200,
-                                   sampler=args.sampler, top_p=args.top_p, seed=args.seed)
+                                   sampler=args.sampler, top_p=args.top_p, seed=args.seed, top_k=args.top_k,
+                                   temperature=args.temperature)
         return [line for generated in texts for line in (generated, "")]

@@ -7,6 +7,7 @@ starts if matplotlib is missing.
 
 import math
 import pathlib
+import textwrap
 
 import numpy as np
 
@@ -26,11 +27,26 @@ def _pyplot():
     return plt
 
 
+def fit_titles(figure):
+    """Wraps every axes title that is wider than the figure onto several lines, so that none is clipped."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    width = figure.bbox.width
+    for axis in figure.axes:
+        title = axis.title
+        text = title.get_text()
+        extent = title.get_window_extent(renderer)
+        if text and extent.width > 0.95 * width:
+            characters = max(10, int(len(text) * 0.9 * width / extent.width))
+            title.set_text("\n".join(textwrap.wrap(text, characters)))
+
+
 def _save(figure, path):
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    fit_titles(figure)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # nothing outside the saved image
     _pyplot().close(figure)
     return path
 

@@ -104,7 +104,22 @@ def test_generate(run_of, capsys, where):
     target = run.export_dir if where == "serving" else run.run_dir
     assert cli.main(["generate", str(target), "KING:", "--max-new-tokens", "5"] if where == "run" else
                     ["generate", str(target), "KING:"]) == 0
-    assert capsys.readouterr().out.startswith("KING:")
+    generated = capsys.readouterr().out.rstrip("\n")
+    assert generated.startswith("KING:") and len(generated) > len("KING:")  # the prompt, then new text
+    if where == "run":
+        assert len(generated) == len("KING:") + 5  # characters: 5 new tokens
+
+
+def test_generate_top_k_and_temperature(run_of, capsys):
+    """`--sampler top_k --top-k 1` keeps only the best token: greedy, whatever the temperature."""
+    run = run_of("language-model")
+    common = ["generate", str(run.run_dir), "KING:", "--max-new-tokens", "6"]
+    assert cli.main(common) == 0
+    greedy = capsys.readouterr().out
+    assert cli.main([*common, "--sampler", "top_k", "--top-k", "1", "--temperature", "3", "--seed", "1"]) == 0
+    assert capsys.readouterr().out == greedy
+    assert cli.main([*common, "--temperature", "0"]) == 2
+    assert "must be a positive number, got 0" in capsys.readouterr().err
 
 
 def test_export_writes_a_version_and_refuses_an_existing_one(run_of, capsys, tmp_path):

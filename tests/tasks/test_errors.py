@@ -113,3 +113,41 @@ def test_vision_offline_falls_back_to_digits(monkeypatch, capsys):
     assert name == "digits 8x8" and x_train.shape[1:] == (8, 8, 1) and 0 <= x_train.min() <= x_train.max() <= 1
     assert len(x_train) + len(x_test) == 1797 and names == [str(i) for i in range(10)]
     assert "Using scikit-learn's bundled 8x8 digits instead" in capsys.readouterr().out
+
+
+def test_an_internal_error_keeps_its_traceback(monkeypatch, tmp_path, capsys):
+    """A ValueError raised inside NumPy (a bug, not bad input) is not turned into one polite line."""
+    from kerasformers.text import demo_data
+
+    def broken(*args, **kwargs):
+        return np.reshape(np.arange(3), (2, 2))  # ValueError from NumPy
+
+    monkeypatch.setattr(demo_data, "sentiment_texts", broken)
+    with pytest.raises(ValueError, match="cannot reshape"):
+        cli.main(["train", "classification", "--demo", "--output", str(tmp_path / "run"), "--no-plots"])
+    assert "kerasformers: error" not in capsys.readouterr().err
+
+
+def test_user_errors_are_the_ones_kerasformers_raises(tmp_path):
+    from kerasformers.tasks.errors import DownloadError, is_user_error
+
+    with pytest.raises(FileNotFoundError) as missing:
+        run("classification", data=tmp_path / "none.tsv", output=tmp_path / "run")
+    assert is_user_error(missing.value)
+    with pytest.raises(ValueError) as numpy_error:
+        np.reshape(np.arange(3), (2, 2))
+    assert not is_user_error(numpy_error.value) and not is_user_error(KeyError("x"))
+    assert is_user_error(DownloadError("offline")) and is_user_error(MissingExtraError("pip install"))
+
+
+@pytest.mark.parametrize("option, value", [("max_length", 0), ("max_length", -1), ("batch_size", 0),
+                                           ("learning_rate", -1e-3), ("validation_fraction", 1.5),
+                                           ("tokenizer", "nope"), ("epochs", 2.5)])
+def test_python_options_are_checked_before_any_work(option, value, tmp_path, monkeypatch):
+    """`max_length=0` used to become the default silently, and `-1` failed only after the tokenizer was trained."""
+    from kerasformers.text import demo_data
+
+    monkeypatch.setattr(demo_data, "date_pairs", lambda *a, **k: pytest.fail("the data was read"))
+    with pytest.raises(ValueError, match=rf"`{option}` must .*Received: {option}={value!r}"):
+        run("translation", demo=True, output=tmp_path / "run", **{option: value})
+    assert not (tmp_path / "run").exists()
