@@ -15,6 +15,7 @@ from kerasformers.training.precision import PRECISIONS
 positive_int = checks.argparse_type(checks.check_positive_int, int)
 positive_float = checks.argparse_type(checks.check_positive_number, float)
 fraction = checks.argparse_type(checks.check_fraction, float)
+BACKUP_EVERY = 100  # steps: at most a few minutes of work lost at up to ~2 s per step
 LAYER_OPTIONS = (("num_layers", "number of layers"), ("model_dim", "model width"),
                  ("num_heads", "attention heads"), ("hidden_dim", "feed-forward width"))
 
@@ -55,6 +56,9 @@ def build_parser(task, parser=None):
     group.add_argument("--steps-per-epoch", type=positive_int, metavar="N",
                        help="cap every epoch at N batches (quick runs)")
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    group.add_argument("--backup-every", type=positive_int, default=BACKUP_EVERY, metavar="STEPS",
+                       help=f"back up the training state every STEPS steps (default {BACKUP_EVERY}); a run "
+                            "started again with the same --output resumes from the last backup")
     if task.precision:
         group.add_argument("--precision", choices=PRECISIONS, default="float32",
                            help="dtype policy (default float32); auto: mixed_bfloat16 where the hardware has "

@@ -209,6 +209,8 @@ class TaskRun:
     run_dir: pathlib.Path
     policy: str
     export_dir: pathlib.Path
+    resuming: bool = False
+    given_options: argparse.Namespace = None
     data: object = None
     tokenizers: dict = dataclasses.field(default_factory=dict)
     train_data: object = None
@@ -251,7 +253,11 @@ def run(task, options=None, **overrides):
     state = _start(task, options)
     state.data = task.load_data(state)
     state.run_dir.mkdir(parents=True, exist_ok=True)  # only once the data could be read
-    state.tokenizers = task.build_tokenizers(state)
+    state.tokenizers = runs.resume_tokenizers(state.run_dir) if state.resuming else None
+    if state.tokenizers is None:
+        state.tokenizers = task.build_tokenizers(state)
+        runs.save_tokenizers(state.run_dir, state.tokenizers)  # an interrupted run resumes with these
+    runs.save_options(state.run_dir, state.given_options)
     state.train_data, state.validation_data = task.build_datasets(state)
     state.model = task.build_model(state)
     task.compile(state)
@@ -266,6 +272,7 @@ def run(task, options=None, **overrides):
 
 def _start(task, options):
     """Everything before the data: checks, seed, precision, run folder."""
+    given = argparse.Namespace(**vars(options))  # as the user gave them, before the task fills defaults
     if task.model_class is not None:
         check_preset(task.model_class, options.preset)
     task.prepare(options)
@@ -277,7 +284,10 @@ def _start(task, options):
     policy = resolve_precision(getattr(options, "precision", "float32"))
     keras.utils.set_random_seed(int(options.seed))
     run_dir = runs.prepare_run_dir(options.output, task.name, options.overwrite)
-    return TaskRun(task, options, run_dir, policy, export_dir)
+    resuming = runs.is_interrupted(run_dir)
+    if resuming:
+        runs.check_resumed_options(run_dir, given)  # a changed option is an error, not a silent mix
+    return TaskRun(task, options, run_dir, policy, export_dir, resuming=resuming, given_options=given)
 
 
 def _finish(state, samples, elapsed):
@@ -343,7 +353,7 @@ def fit(run, model, run_dir, callbacks=()):
     train_data = run.train_data.repeat() if options.steps_per_epoch else run.train_data
     history = training.fit(model, train_data, validation_data=run.validation_data, epochs=options.epochs,
                            run_dir=run_dir, steps_per_epoch=options.steps_per_epoch, callbacks=list(callbacks),
-                           verbose=options.verbose)
+                           checkpoint_every_steps=options.backup_every, verbose=options.verbose)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

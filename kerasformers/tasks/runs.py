@@ -24,8 +24,9 @@ TASK_FILE = "task.json"
 MODEL_FILE = "model.keras"
 TOKENIZER_DIR = "tokenizers"
 LOG_DIR = "logs"
+OPTIONS_FILE = "options.json"
 # Files and folders a run writes: `overwrite=True` removes these and nothing else.
-RUN_ARTIFACTS = (TASK_FILE, MODEL_FILE, TOKENIZER_DIR, LOG_DIR, "checkpoints", "backup", "metrics.json")
+RUN_ARTIFACTS = (TASK_FILE, MODEL_FILE, TOKENIZER_DIR, LOG_DIR, "checkpoints", "backup", "metrics.json", OPTIONS_FILE)
 SERVING_ROOT = pathlib.Path("saved_models")
 
 
@@ -104,6 +105,58 @@ def prepare_run_dir(output, task_name, overwrite=False):
     return run_dir
 
 
+def is_interrupted(run_dir):
+    """True when `run_dir` holds an interrupted run: a backup and no finished run."""
+    run_dir = pathlib.Path(run_dir)
+    return (run_dir / "backup").is_dir() and not (run_dir / TASK_FILE).exists()
+
+
+# Options that change nothing in the training itself: a resumed run may change them.
+RESUMABLE_CHANGES = ("output", "overwrite", "verbose", "plots", "export", "export_dir", "export_version")
+
+
+def save_options(run_dir, options):
+    """Writes the run's options to `options.json` (what a resumed run is checked against)."""
+    write_json(pathlib.Path(run_dir) / OPTIONS_FILE, vars(options))
+
+
+def check_resumed_options(run_dir, options):
+    """Raises a ValueError naming every option that differs from the interrupted run's.
+
+    Raises:
+        ValueError: an option that shapes training (data, model, recipe, seed, ...) changed.
+    """
+    path = pathlib.Path(run_dir) / OPTIONS_FILE
+    if not path.is_file():
+        return
+    before = json.loads(path.read_text(encoding="utf-8"))
+    now = to_jsonable(vars(options))
+    changed = [f"--{k.replace('_', '-')} {before.get(k)!r} -> {now.get(k)!r}" for k in sorted(set(before) | set(now))
+               if k not in RESUMABLE_CHANGES and before.get(k) != now.get(k)]
+    if changed:
+        raise ValueError(
+            f"{run_dir} holds an interrupted run with other options ({'; '.join(changed)}): resume it with the "
+            f"same options, pass --overwrite to start over, or choose another --output."
+        )
+
+
+def save_tokenizers(run_dir, tokenizers):
+    for role, tokenizer in tokenizers.items():
+        text.save_tokenizer(tokenizer, pathlib.Path(run_dir) / TOKENIZER_DIR / role)
+    write_json(pathlib.Path(run_dir) / TOKENIZER_DIR / "roles.json", sorted(tokenizers))
+
+
+def resume_tokenizers(run_dir):
+    """The tokenizers an interrupted run saved before training, or None (then they are trained again)."""
+    roles = pathlib.Path(run_dir) / TOKENIZER_DIR / "roles.json"
+    if not roles.is_file():
+        return None
+    tokenizers = {role: text.load_tokenizer(pathlib.Path(run_dir) / TOKENIZER_DIR / role)
+                  for role in json.loads(roles.read_text(encoding="utf-8"))}
+    print(f"Resuming with the tokenizers saved in {pathlib.Path(run_dir) / TOKENIZER_DIR}")
+    return tokenizers
+
+
 def check_export_target(export_dir, export_version, overwrite):
     """Fails before training (not after) when the requested export version already exists."""
     if export_dir is None or export_version is None:
@@ -147,8 +200,7 @@ def save_run(run_dir, task_name, model, tokenizers, **info):
     run_dir = pathlib.Path(run_dir)
     model_path = run_dir / MODEL_FILE
     model.save(model_path)
-    for role, tokenizer in tokenizers.items():
-        text.save_tokenizer(tokenizer, run_dir / TOKENIZER_DIR / role)
+    save_tokenizers(run_dir, tokenizers)
     write_json(run_dir / TASK_FILE, {"task": task_name, "model": MODEL_FILE, "tokenizers": sorted(tokenizers),
                                      "kerasformers_version": kerasformers.__version__, **info})
     return model_path

@@ -188,7 +188,9 @@ def default_callbacks(
         )
     if backup:  # after the checkpoint: a backup never runs ahead of the best weights
         callbacks.append(
-            keras.callbacks.BackupAndRestore(backup_dir, save_freq=checkpoint_every_steps or "epoch")
+            # double_checkpoint: a process killed while writing a backup resumes from the one before.
+            keras.callbacks.BackupAndRestore(backup_dir, save_freq=checkpoint_every_steps or "epoch",
+                                             double_checkpoint=True)
         )
     callbacks.append(keras.callbacks.TerminateOnNaN())
     return callbacks
