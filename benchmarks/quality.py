@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasformers as kf
-from kerasformers import text
+from kerasformers import generation, text
 from kerasformers.training import MaskedSparseCategoricalCrossentropy
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -301,8 +301,8 @@ def translation_task(data_dir, scale, seed):
         return model
 
     def our_greedy(model, spa, eng, sources):
-        if hasattr(model, "translate"):
-            out = model.translate(_pad_ids(spa, sources, max_length), max_length=max_length)
+        if hasattr(model, "call_with_cache"):  # the cached, compiled decoding of kerasformers.generation
+            out = generation.translate(model, _pad_ids(spa, sources, max_length), max_length=max_length)
             return [_decode(eng, row) for row in np.asarray(out)]
         return uncached_greedy(model, spa, eng, sources)
 

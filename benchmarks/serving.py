@@ -6,8 +6,8 @@ generated demo data) is exported with `kerasformers.export.export_for_serving`,
 loaded back with `tf.saved_model.load` and called with batches of 1 and 32
 raw strings. Beside it, in the same run, the reference: the same Keras model
 called in Python on token ids the way a user would without an export
-(`model.predict_on_batch(ids)` for the classifier, the compiled `generate` / `translate` for
-the generative ones); tokenization is not included in that time, so the ratio
+(`model.predict_on_batch(ids)` for the classifier, the compiled
+`kerasformers.generation.generate` / `translate` for the generative ones); tokenization is not included in that time, so the ratio
 SavedModel / Keras shows what strings-in, strings-out costs on top.
 
 The models are untrained, so they rarely emit the end token: the language
@@ -41,7 +41,7 @@ MAX_LENGTH = 32
 def corpora():
     """(sentences for classification, (spa, eng) pairs, plain text): the shared copies, else generated data."""
     from kerasformers import text
-    from kerasformers.tasks import demo_data
+    from kerasformers.text import demo_data
 
     try:
         sst2 = text.read_labelled(SHARED / "sst2-glue" / "train.tsv").texts[:5000]
@@ -90,9 +90,10 @@ def ids_of(tokenizer, strings, length, keep="first"):
 
 
 def build(task, sst2, pairs, play, max_new_tokens):
-    """(model, export kwargs, strings, keras_call(strings) -> callable)."""
+    """(model, endpoints, strings, keras_call(strings) -> callable)."""
     import kerasformers as kf
-    from kerasformers import text
+    from kerasformers import export, text
+    from kerasformers.generation import generate, translate
 
     if task == "classifier":
         tokenizer = text.train_sentence_piece(sst2, 4000)
@@ -101,7 +102,7 @@ def build(task, sst2, pairs, play, max_new_tokens):
         )
         strings = sst2[:32]
         ids = ids_of(tokenizer, strings, MAX_LENGTH)
-        return model, dict(tokenizer=tokenizer, class_names=["negative", "positive"]), strings, \
+        return model, export.classifier_endpoints(model, tokenizer, ["negative", "positive"]), strings, \
             lambda n: (lambda: model.predict_on_batch({"token_ids": ids[:n]}))
     if task == "language_model":
         tokenizer = text.character_tokenizer(play)
@@ -110,8 +111,8 @@ def build(task, sst2, pairs, play, max_new_tokens):
         )
         strings = [line for line in play.splitlines() if line.strip()][:32]
         ids = ids_of(tokenizer, strings, MAX_LENGTH, keep="last")
-        return model, dict(tokenizer=tokenizer, max_new_tokens=max_new_tokens), strings, \
-            lambda n: (lambda: model.generate(ids[:n], max_new_tokens=max_new_tokens))
+        return model, export.language_model_endpoints(model, tokenizer, max_new_tokens), strings, \
+            lambda n: (lambda: generate(model, ids[:n], max_new_tokens=max_new_tokens))
     sources, targets = map(list, zip(*pairs))
     spa, eng = text.train_sentence_piece(sources, 4000), text.train_sentence_piece(targets, 4000)
     model = kf.TransformerSeq2Seq.from_preset(
@@ -120,8 +121,8 @@ def build(task, sst2, pairs, play, max_new_tokens):
     )
     strings = sources[:32]
     ids = ids_of(spa, strings, MAX_LENGTH)
-    return model, dict(source_tokenizer=spa, target_tokenizer=eng), strings, \
-        lambda n: (lambda: model.translate(ids[:n]))
+    return model, export.translator_endpoints(model, spa, eng), strings, \
+        lambda n: (lambda: translate(model, ids[:n]))
 
 
 def main(argv=None):
@@ -146,8 +147,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
             keras.utils.set_random_seed(0)
-            model, export_kwargs, strings, keras_call = build(task, sst2, pairs, play, args.max_new_tokens)
-            path = export_for_serving(model, pathlib.Path(tmp) / task, **export_kwargs)
+            model, endpoints, strings, keras_call = build(task, sst2, pairs, play, args.max_new_tokens)
+            path = export_for_serving(model, pathlib.Path(tmp) / task, endpoints)
             signature = load_for_serving(path).signatures["serving_default"]
             input_name = "prompt" if task == "language_model" else "text"
             size = directory_size(path)

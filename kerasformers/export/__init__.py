@@ -1,16 +1,38 @@
 """SavedModels for TF Serving: raw strings in, answers out.
 
-`export_for_serving(model, "saved_models/<name>", tokenizer=...)` writes TF
+`export_for_serving(model, "saved_models/<name>", endpoints)` writes TF
 Serving's layout `saved_models/<name>/<version>/` with the tokenizer inside the
-graph, so clients send text and no Python runs on the serving side.
+graph, so clients send text and no Python runs on the serving side. The
+endpoints say what the export answers; one builder per kind of model:
+
+>>> export_for_serving(model, "saved_models/sentiment",
+...                    classifier_endpoints(model, tokenizer, ["negative", "positive"]))  # doctest: +SKIP
+>>> export_for_serving(lm, "saved_models/language_model",
+...                    language_model_endpoints(lm, tokenizer, max_new_tokens=64))  # doctest: +SKIP
+>>> export_for_serving(translator, "saved_models/translator",
+...                    translator_endpoints(translator, spa, eng, num_beams=4))  # doctest: +SKIP
 """
 
 from kerasformers.export.serving import (
     SERVING_LIMITS,
+    Endpoints,
+    classifier_endpoints,
     custom_ops,
     export_for_serving,
+    language_model_endpoints,
     load_for_serving,
     next_version,
+    translator_endpoints,
 )
 
-__all__ = ["SERVING_LIMITS", "custom_ops", "export_for_serving", "load_for_serving", "next_version"]
+__all__ = [
+    "SERVING_LIMITS",
+    "Endpoints",
+    "classifier_endpoints",
+    "custom_ops",
+    "export_for_serving",
+    "language_model_endpoints",
+    "load_for_serving",
+    "next_version",
+    "translator_endpoints",
+]

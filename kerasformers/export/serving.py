@@ -1,5 +1,13 @@
-"""Export task models as TF Serving SavedModels with the tokenizer inside the graph."""
+"""Export task models as TF Serving SavedModels with the tokenizer inside the graph.
 
+An export is a model plus its `Endpoints`: the signatures (name, traced
+function, input signature) and the resources they use (tokenizers). One
+builder per kind of model makes them (`classifier_endpoints`,
+`language_model_endpoints`, `translator_endpoints`); `export_for_serving`
+writes any of them.
+"""
+
+import dataclasses
 import json
 import os
 import pathlib
@@ -11,6 +19,9 @@ import tempfile
 import keras
 import tensorflow as tf
 
+from kerasformers.checks import check_int
+from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
+from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, decode, special_token_id
 from kerasformers.text.tokenizers import name_sentence_piece_resource
 
 SERVING_LIMITS = """\
@@ -57,8 +68,6 @@ def _clean(text):
 
 
 def _token_id(tokenizer, token):
-    from kerasformers.text import special_token_id
-
     return special_token_id(tokenizer, token)
 
 
@@ -80,25 +89,105 @@ def _tokenize(tokenizer, text):
 
 
 def _detokenize(tokenizer, ids):
-    from kerasformers.text import decode
-
     return decode(tokenizer, ids)
 
 
-# ----------------------------------------------------------------------------------- tasks
+# ----------------------------------------------------------------------------------- endpoints
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 
 
-def _classifier_endpoints(model, tokenizer, class_names, **_):
+@dataclasses.dataclass(frozen=True)
+class Endpoints:
+    """What `export_for_serving` writes besides the model: its signatures and the resources they use.
+
+    Made by `classifier_endpoints`, `language_model_endpoints` or
+    `translator_endpoints`, or by hand for another model.
+
+    Args:
+        signatures: sequence of `(name, function, input_signature)`: each
+            becomes a SavedModel signature (`"serving_default"` is the one TF
+            Serving calls by default); `function` takes tensors of the
+            `tf.TensorSpec`s in `input_signature` and returns a dict of
+            tensors.
+        resources: sequence of objects the functions use besides the model
+            (tokenizers): tracked, so that their tables and model files are
+            saved; a tokenizer is built first if it has not run yet.
+
+    Example:
+    >>> endpoints = classifier_endpoints(model, tokenizer, ["negative", "positive"])  # doctest: +SKIP
+    >>> [name for name, _, _ in endpoints.signatures]  # doctest: +SKIP
+    ['serving_default', 'token_ids']
+    """
+
+    signatures: tuple
+    resources: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "signatures", tuple(tuple(s) for s in self.signatures))
+        object.__setattr__(self, "resources", tuple(self.resources))
+        for signature in self.signatures:
+            if len(signature) != 3 or not isinstance(signature[0], str) or not callable(signature[1]):
+                raise ValueError(
+                    "Each of `signatures` must be `(name, function, input_signature)`. "
+                    f"Received: {signature!r}"
+                )
+        if not self.signatures:
+            raise ValueError("`signatures` is empty: an export needs at least one. Received: signatures=()")
+
+
+def _require(builder, model, names):
+    """A ValueError naming the model's type unless it has every attribute in `names`."""
+    missing = [name for name in names if not hasattr(model, name)]
+    if missing:
+        raise ValueError(
+            f"`{builder}` needs a model with {', '.join(f'`{n}`' for n in names)}. "
+            f"Received: model of type {type(model).__name__}, which lacks {', '.join(f'`{n}`' for n in missing)}"
+        )
+
+
+def _require_tokenizer(kind, name, tokenizer):
     if tokenizer is None:
-        raise ValueError("Exporting a TransformerClassifier needs its `tokenizer`.")
-    class_names = [str(c) for c in (class_names or range(model.num_classes))]
+        raise ValueError(f"Exporting a {kind} needs its `{name}`. Received: {name}=None")
+
+
+def classifier_endpoints(model, tokenizer, class_names=None):
+    """Signatures of a `TransformerClassifier`: text in, class probabilities and names out.
+
+    - `serving_default(text: string[None])` → `probabilities: float32[None,
+      num_classes]`, `label: string[None]` (class name), `label_id:
+      int32[None]`.
+    - `token_ids(token_ids: int32[None, None])` → the same, for clients that
+      tokenize themselves.
+
+    Text is tokenized in the graph, truncated to `model.max_length` tokens
+    (after the `[START]` class token of a `pooling="cls"` model).
+
+    Args:
+        model: a `TransformerClassifier` (`num_classes`, `max_length`,
+            `pooling`, `output_probabilities`; inputs `{"token_ids": ...}`).
+        tokenizer: the tokenizer the model was trained with.
+        class_names: one name per class. Defaults to `"0"`, `"1"`, ...
+
+    Returns:
+        `Endpoints` for `export_for_serving`.
+
+    Raises:
+        ValueError: without a tokenizer, or with the wrong number of
+            `class_names`.
+
+    Example:
+    >>> export_for_serving(model, "saved_models/sentiment",
+    ...                    classifier_endpoints(model, tokenizer, ["negative", "positive"]))  # doctest: +SKIP
+    """
+    _require("classifier_endpoints", model, ("num_classes", "max_length", "pooling", "output_probabilities"))
+    _require_tokenizer("classifier", "tokenizer", tokenizer)
+    class_names = [str(c) for c in (range(model.num_classes) if class_names is None else class_names)]
     if len(class_names) != model.num_classes:
         raise ValueError(
             f"`class_names` must have one name per class ({model.num_classes}). Received {len(class_names)}: {class_names}"
         )
     names = tf.constant(class_names)
-    start = _token_id(tokenizer, "[START]") if model.pooling == "cls" else None
+    start = _token_id(tokenizer, START_TOKEN) if model.pooling == "cls" else None
 
     def from_ids(token_ids):  # (batch, length) int32
         logits = model({"token_ids": token_ids}, training=False)
@@ -108,20 +197,22 @@ def _classifier_endpoints(model, tokenizer, class_names, **_):
 
     def from_text(text):  # (batch,) strings
         ids = _tokenize(tokenizer, text)
-        length = model.max_length
         if start is not None:  # the class token the cls-pooling model was trained with
             ids = tf.concat([tf.fill([ids.nrows(), 1], tf.cast(start, ids.dtype)), ids], axis=1)
-        return from_ids(_dense(ids, length))
+        return from_ids(_dense(ids, model.max_length))
 
-    return [
-        ("serving_default", from_text, [TEXT]),
-        ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="token_ids")]),
-    ]
+    return Endpoints(
+        signatures=[
+            ("serving_default", from_text, [TEXT]),
+            ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="token_ids")]),
+        ],
+        resources=[tokenizer],
+    )
 
 
 def _first_token_fallback(tokenizer):
     """What an empty prompt starts from: a newline if the vocabulary has one, else `[START]`, else id 1."""
-    for token in ("\n", "[START]"):
+    for token in ("\n", START_TOKEN):
         try:
             token_id = _token_id(tokenizer, token)
         except Exception:  # pragma: no cover - tokenizer without such lookups
@@ -131,20 +222,39 @@ def _first_token_fallback(tokenizer):
     return 1
 
 
-def _language_model_endpoints(model, tokenizer, max_new_tokens, **_):
-    from kerasformers.generation import decoding
+def language_model_endpoints(model, tokenizer, max_new_tokens=64):
+    """Signatures of a `TransformerLanguageModel`: a prompt in, its greedy continuation out.
 
-    if tokenizer is None:
-        raise ValueError("Exporting a TransformerLanguageModel needs its `tokenizer`.")
-    if not 0 < max_new_tokens < model.max_length:
-        raise ValueError(
-            f"`max_new_tokens` must be in [1, max_length - 1] = [1, {model.max_length - 1}]. "
-            f"Received: max_new_tokens={max_new_tokens}"
-        )
+    - `serving_default(prompt: string[None])` → `text: string[None]` (prompt
+      + continuation), `continuation: string[None]`.
+    - `token_ids(prompt_ids: int32[None, None])` → `token_ids`,
+      `prompt_lengths`.
+
+    Each prompt keeps its last `model.max_length - max_new_tokens` tokens;
+    an empty prompt starts from a newline (or `[START]`). Generation is the
+    cached greedy loop of `kerasformers.generation.build_generate_function`,
+    stopping at `[END]` if the vocabulary has it.
+
+    Args:
+        model: a `TransformerLanguageModel` (or any model with the causal
+            language model step of `kerasformers.generation`).
+        tokenizer: the tokenizer the model was trained with.
+        max_new_tokens: int in `[1, model.max_length - 1]`: tokens generated
+            per request. Defaults to `64`.
+
+    Returns:
+        `Endpoints` for `export_for_serving`.
+
+    Raises:
+        ValueError: without a tokenizer, or for a bad `max_new_tokens`.
+    """
+    _require("language_model_endpoints", model, ("vocabulary_size", "max_length", "init_cache", "call_with_cache"))
+    _require_tokenizer("language model", "tokenizer", tokenizer)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1, maximum=model.max_length - 1)
     prompt_length = model.max_length - max_new_tokens
     fallback = _first_token_fallback(tokenizer)
-    end_id = _token_id(tokenizer, "[END]")
-    _, factory = decoding._resolve_sampler("greedy", 1.0, None, None, None, 0.0, None, model.vocabulary_size)
+    end_id = _token_id(tokenizer, END_TOKEN)
+    _, greedy = resolve_sampler("greedy", vocabulary_size=model.vocabulary_size)
 
     def from_ids(prompt_ids):  # (batch, prompt_length) right-padded; rows may be empty
         prompt_ids = tf.cast(prompt_ids[:, :prompt_length], tf.int32)
@@ -159,9 +269,7 @@ def _language_model_endpoints(model, tokenizer, max_new_tokens, **_):
         lengths = tf.maximum(lengths, 1)
         batch = tf.shape(prompt_ids)[0]
         buffer = tf.ensure_shape(tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]]), [None, model.max_length])
-        _, run = decoding._language_model_function(
-            model, factory, batch, prompt_length, max_new_tokens, True, end_id, 0
-        )
+        run = build_generate_function(model, greedy(), prompt_length, max_new_tokens, end_token_id=end_id)
         tokens = tf.cond(batch > 0, lambda: run(buffer, lengths), lambda: buffer)
         return {"token_ids": tokens, "prompt_lengths": lengths}
 
@@ -173,30 +281,65 @@ def _language_model_endpoints(model, tokenizer, max_new_tokens, **_):
         continuation = tf.where(positions >= lengths[:, None], tokens, 0)
         return {"text": _detokenize(tokenizer, tokens), "continuation": _detokenize(tokenizer, continuation)}
 
-    return [
-        ("serving_default", from_text, [tf.TensorSpec([None], tf.string, name="prompt")]),
-        ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="prompt_ids")]),
-    ]
+    return Endpoints(
+        signatures=[
+            ("serving_default", from_text, [tf.TensorSpec([None], tf.string, name="prompt")]),
+            ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="prompt_ids")]),
+        ],
+        resources=[tokenizer],
+    )
 
 
-def _translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams, length_penalty, **_):
-    from kerasformers.generation import decoding
+def translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams=4, length_penalty=0.6):
+    """Signatures of a `TransformerSeq2Seq`: source text in, its translation out.
 
-    if source_tokenizer is None or target_tokenizer is None:
-        raise ValueError("Exporting a TransformerSeq2Seq needs `source_tokenizer` and `target_tokenizer`.")
-    vocabulary_size = model.decoder_vocabulary_size or model.encoder_vocabulary_size
-    start_id = _token_id(target_tokenizer, "[START]")
-    end_id = _token_id(target_tokenizer, "[END]")
+    - `serving_default(text: string[None])` → `translation: string[None]`
+      (greedy decoding).
+    - `beam(text: string[None])` → `translation` (beam search with
+      `num_beams` and `length_penalty`).
+    - `token_ids(source_ids: int32[None, None])` → `token_ids` (greedy).
+
+    Sources are truncated to `model.max_length` tokens; targets are decoded
+    up to `model.max_length` tokens with the cached loop of
+    `kerasformers.generation.build_translate_function`, from `[START]` to
+    `[END]`. An empty source is read as one `[UNK]`.
+
+    Args:
+        model: a `TransformerSeq2Seq` (or any model with the encoder-decoder
+            step of `kerasformers.generation`).
+        source_tokenizer, target_tokenizer: the tokenizers the model was
+            trained with; the target one needs `[START]` and `[END]`.
+        num_beams: int >= 1. Beam width of the `beam` signature. Defaults to
+            `4` (Vaswani et al. 2017, section 6.1).
+        length_penalty: float >= 0. GNMT alpha of the `beam` signature.
+            Defaults to `0.6`.
+
+    Returns:
+        `Endpoints` for `export_for_serving`.
+
+    Raises:
+        ValueError: without both tokenizers, without `[START]`/`[END]` in the
+            target vocabulary, or for a bad `num_beams` / `length_penalty`.
+    """
+    _require(
+        "translator_endpoints", model,
+        ("encoder_vocabulary_size", "target_vocabulary_size", "max_length", "encode", "init_cache", "call_with_cache"),
+    )
+    _require_tokenizer("translator", "source_tokenizer", source_tokenizer)
+    _require_tokenizer("translator", "target_tokenizer", target_tokenizer)
+    start_id = _token_id(target_tokenizer, START_TOKEN)
+    end_id = _token_id(target_tokenizer, END_TOKEN)
     if start_id is None or end_id is None:
-        raise ValueError("The target tokenizer needs `[START]` and `[END]` tokens to translate.")
-    unknown = _token_id(source_tokenizer, "[UNK]") or 1
-
-    def make(sampler, **options):
-        _, factory = decoding._resolve_sampler(
-            sampler, 1.0, None, None, options.get("num_beams"), options.get("length_penalty", 0.0), None,
-            vocabulary_size,
+        raise ValueError(
+            f"The target tokenizer needs `{START_TOKEN}` and `{END_TOKEN}` tokens to translate. "
+            f"Received: start id {start_id}, end id {end_id}"
         )
+    unknown = _token_id(source_tokenizer, UNK_TOKEN) or 1
+    vocabulary_size = model.target_vocabulary_size
+    _, greedy = resolve_sampler("greedy", vocabulary_size=vocabulary_size)
+    _, beam = resolve_sampler("beam", num_beams=num_beams, length_penalty=length_penalty, vocabulary_size=vocabulary_size)
 
+    def make(sampler_factory):
         def from_ids(source_ids):  # (batch, source_length) 0-padded
             source_ids = tf.cast(source_ids[:, : model.max_length], tf.int32)
             source_ids = tf.pad(source_ids, [[0, 0], [0, model.max_length - tf.shape(source_ids)[1]]])
@@ -205,7 +348,9 @@ def _translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams, 
             # An empty source still needs one visible encoder position.
             source_ids = tf.concat([tf.where(empty, unknown, source_ids[:, 0])[:, None], source_ids[:, 1:]], axis=1)
             batch = tf.shape(source_ids)[0]
-            _, run = decoding._seq2seq_function(model, factory, batch, model.max_length, True, start_id, end_id, 0)
+            run = build_translate_function(
+                model, sampler_factory(), model.max_length, start_token_id=start_id, end_token_id=end_id
+            )
             empty_result = tf.zeros([batch, model.max_length], tf.int32)
             return {"token_ids": tf.cond(batch > 0, lambda: run(source_ids), lambda: empty_result)}
 
@@ -215,78 +360,51 @@ def _translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams, 
 
         return from_ids, from_text
 
-    greedy_ids, greedy_text = make("greedy")
-    _, beam_text = make("beam", num_beams=num_beams, length_penalty=length_penalty)
-    return [
-        ("serving_default", greedy_text, [TEXT]),
-        ("beam", beam_text, [TEXT]),
-        ("token_ids", greedy_ids, [tf.TensorSpec([None, None], tf.int32, name="source_ids")]),
-    ]
+    greedy_ids, greedy_text = make(greedy)
+    _, beam_text = make(beam)
+    return Endpoints(
+        signatures=[
+            ("serving_default", greedy_text, [TEXT]),
+            ("beam", beam_text, [TEXT]),
+            ("token_ids", greedy_ids, [tf.TensorSpec([None, None], tf.int32, name="source_ids")]),
+        ],
+        resources=[source_tokenizer, target_tokenizer],
+    )
 
 
-ENDPOINTS = {
-    "TransformerClassifier": _classifier_endpoints,
-    "TransformerLanguageModel": _language_model_endpoints,
-    "TransformerSeq2Seq": _translator_endpoints,
-}
-
-
-def export_for_serving(
-    model,
-    directory,
-    *,
-    tokenizer=None,
-    source_tokenizer=None,
-    target_tokenizer=None,
-    class_names=None,
-    version=None,
-    overwrite=False,
-    max_new_tokens=64,
-    num_beams=4,
-    length_penalty=0.6,
-):
+# ----------------------------------------------------------------------------------- export
+def export_for_serving(model, directory, endpoints, *, version=None, overwrite=False):
     """Writes `directory/<version>/`: a SavedModel that TF Serving loads as it is.
 
-    Signatures (all with a `None` batch dimension):
-
-    - classifier: `serving_default(text: string[None])` → `probabilities:
-      float32[None, num_classes]`, `label: string[None]`, `label_id:
-      int32[None]`; `token_ids(token_ids: int32[None, None])` → the same.
-    - language model: `serving_default(prompt: string[None])` → `text:
-      string[None]` (prompt + continuation), `continuation: string[None]`;
-      `token_ids(prompt_ids: int32[None, None])` → `token_ids`.
-    - translator: `serving_default(text: string[None])` → `translation:
-      string[None]` (greedy); `beam(text)` → `translation` (beam search,
-      `num_beams`, `length_penalty`); `token_ids(source_ids)` → `token_ids`.
-
-    Tokenization and detokenization run inside the graph (TensorFlow and
-    TensorFlow Text ops, see `custom_ops`). Generation runs the cached
-    incremental decoding loop inside the graph. The files are written to a
-    temporary folder and moved into place, so a version folder is never
-    half-written.
+    The model, the resources of `endpoints` (tokenizers) and one signature per
+    endpoint, all with a `None` batch dimension (see `classifier_endpoints`,
+    `language_model_endpoints`, `translator_endpoints` for what each kind of
+    model answers). Tokenization and detokenization run inside the graph
+    (TensorFlow and TensorFlow Text ops, see `custom_ops`); generation runs
+    the cached incremental decoding loop inside the graph. The files are
+    written to a temporary folder and moved into place, so a version folder
+    is never half-written; `assets.extra/kerasformers.json` records the
+    model's class, config and `SERVING_LIMITS`.
 
     Args:
-        model: a `TransformerClassifier`, `TransformerLanguageModel` or
-            `TransformerSeq2Seq` (TensorFlow backend).
+        model: the Keras model the endpoints call (TensorFlow backend).
         directory: the model's folder, e.g. `"saved_models/translator"`.
-        tokenizer: the classifier's or language model's tokenizer.
-        source_tokenizer, target_tokenizer: the translator's tokenizers.
-        class_names: classifier label names (defaults to "0", "1", ...).
+        endpoints: an `Endpoints`, e.g. from `classifier_endpoints(model,
+            tokenizer, class_names)`.
         version: int. Defaults to the next free integer.
         overwrite: bool. Replace an existing version folder.
-        max_new_tokens: int. Language model: tokens generated per request.
-        num_beams, length_penalty: the translator's `beam` signature.
 
     Returns:
         `pathlib.Path` of the version folder.
 
     Raises:
+        RuntimeError: on a backend other than TensorFlow.
         FileExistsError: the version exists and `overwrite` is False.
-        ValueError: unsupported model, missing tokenizer, bad arguments.
+        ValueError: `endpoints` is not an `Endpoints`, or a bad `version`.
 
     Example:
-    >>> path = export_for_serving(classifier, "saved_models/sentiment", tokenizer=tok,
-    ...                           class_names=["negative", "positive"])  # doctest: +SKIP
+    >>> path = export_for_serving(classifier, "saved_models/sentiment",
+    ...                           classifier_endpoints(classifier, tok, ["negative", "positive"]))  # doctest: +SKIP
     >>> load_for_serving("saved_models/sentiment").signatures["serving_default"](
     ...     text=tf.constant(["a great film"]))["label"]  # doctest: +SKIP
     """
@@ -295,9 +413,12 @@ def export_for_serving(
             f"SavedModel export needs the TensorFlow backend (KERAS_BACKEND=tensorflow); current backend: "
             f"{keras.backend.backend()}"
         )
-    kind = type(model).__name__
-    if kind not in ENDPOINTS:
-        raise ValueError(f"Cannot export a {kind}: supported models are {', '.join(sorted(ENDPOINTS))}.")
+    if not isinstance(endpoints, Endpoints):
+        raise ValueError(
+            "`endpoints` must be an `Endpoints`, e.g. `classifier_endpoints(model, tokenizer)`, "
+            "`language_model_endpoints(model, tokenizer)` or `translator_endpoints(model, source_tokenizer, "
+            f"target_tokenizer)`. Received: endpoints={endpoints!r} of type {type(endpoints).__name__}"
+        )
     directory = pathlib.Path(directory)
     if version is None:
         version = next_version(directory)
@@ -307,25 +428,14 @@ def export_for_serving(
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists: pass overwrite=True or a new version (next free: {next_version(directory)}).")
 
-    endpoints = ENDPOINTS[kind](
-        model,
-        tokenizer=tokenizer,
-        source_tokenizer=source_tokenizer,
-        target_tokenizer=target_tokenizer,
-        class_names=class_names,
-        max_new_tokens=max_new_tokens,
-        num_beams=num_beams,
-        length_penalty=length_penalty,
-    )
     archive = keras.export.ExportArchive()
     archive.track(model)
-    for resource in (tokenizer, source_tokenizer, target_tokenizer):
-        if resource is not None:
-            if not resource.built:
-                resource(tf.constant(["a"]))  # tokenizers build (create their lookup tables) on first use
-            name_sentence_piece_resource(resource)
-            archive.track(resource)
-    for name, function, signature in endpoints:
+    for resource in endpoints.resources:
+        if not getattr(resource, "built", True):
+            resource(tf.constant(["a"]))  # tokenizers build (create their lookup tables) on first use
+        name_sentence_piece_resource(resource)
+        archive.track(resource)
+    for name, function, signature in endpoints.signatures:
         archive.add_endpoint(name, function, input_signature=signature)
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -334,7 +444,10 @@ def export_for_serving(
         archive.write_out(str(staging / "model"), verbose=False)
         (staging / "model" / "assets.extra").mkdir(exist_ok=True)
         (staging / "model" / "assets.extra" / "kerasformers.json").write_text(
-            json.dumps({"model": kind, "config": model.get_config(), "limits": SERVING_LIMITS}, indent=1, default=str)
+            json.dumps(
+                {"model": type(model).__name__, "config": model.get_config(), "limits": SERVING_LIMITS},
+                indent=1, default=str,
+            )
         )
         if target.exists():
             shutil.rmtree(target)

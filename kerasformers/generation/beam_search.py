@@ -6,6 +6,8 @@ import numbers
 from keras import ops
 from keras import tree
 
+from kerasformers.checks import check_int, check_positive_number
+
 NEG = -1e9  # "impossible" log-probability; finite so that sums and products never give NaN
 
 
@@ -99,16 +101,12 @@ class BeamSearch:
     """
 
     def __init__(self, num_beams=4, length_penalty=0.6, temperature=1.0):
-        if isinstance(num_beams, bool) or not isinstance(num_beams, numbers.Integral) or num_beams < 1:
-            raise ValueError(f"`num_beams` must be an integer >= 1. Received: num_beams={num_beams!r}")
+        self.num_beams = check_int("num_beams", num_beams, minimum=1)
         # alpha >= 0: the early stop relies on the penalty growing with the length.
         if not (isinstance(length_penalty, numbers.Real) and math.isfinite(length_penalty) and length_penalty >= 0):
             raise ValueError(f"`length_penalty` must be a number >= 0. Received: length_penalty={length_penalty!r}")
-        if not (isinstance(temperature, numbers.Real) and math.isfinite(temperature) and temperature > 0):
-            raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
-        self.num_beams = int(num_beams)
         self.length_penalty = float(length_penalty)
-        self.temperature = float(temperature)
+        self.temperature = check_positive_number("temperature", temperature)
 
     def __call__(self, next, prompt, cache=None, index=0, mask=None, end_token_id=None, starts=None,
                  limits=None, pad_token_id=0):

@@ -1,9 +1,11 @@
 """`generate` (language model) and `translate` (seq2seq): compiled, cached decoding loops.
 
-Both build one decoding function per combination of static settings (input
-shapes, sampler, special token ids, cached or not) and keep it on the model
-(`model._kerasformers_generation`), so that repeated calls with new inputs of
-the same shape reuse it:
+They drive any model that provides the decoding step (see the package
+docstring); no model class is imported here. Both build one decoding function
+per combination of static settings (input shapes, sampler, special token ids,
+cached or not; `build_generate_function` / `build_translate_function`) and
+keep it on the model (`model._kerasformers_generation`), so that repeated
+calls with new inputs of the same shape reuse it:
 
 - TensorFlow backend: the whole loop (cache seeding, every step, sampling and
   post-processing) is one `tf.function(jit_compile=True)`, traced and
@@ -32,20 +34,18 @@ import keras_hub
 import numpy as np
 from keras import ops
 
+from kerasformers.checks import check_int, check_positive_number, is_int
 from kerasformers.generation.beam_search import BeamSearch
-from kerasformers.generation.cache import (
-    call_with_cache,
-    call_without_cache,
-    init_cache,
-    init_seq2seq_cache,
-    seq2seq_call_with_cache,
-    seq2seq_call_without_cache,
-)
 
 SAMPLERS = ("greedy", "top_k", "top_p", "beam")
 DEFAULT_NUM_BEAMS = 4  # Vaswani et al. 2017, section 6.1
 DEFAULT_TOP_K = 5  # keras_hub.samplers.TopKSampler's default
 DEFAULT_TOP_P = 0.9
+
+# The decoding step a model provides (see the package docstring).
+LANGUAGE_MODEL_STEP = ("vocabulary_size", "max_length", "init_cache", "call_with_cache")
+SEQ2SEQ_STEP = ("encoder_vocabulary_size", "target_vocabulary_size", "max_length", "encode", "init_cache",
+                "call_with_cache")
 
 
 # ------------------------------------------------------------------ compilation
@@ -83,24 +83,24 @@ def _compile(store, function):
     return traced
 
 
-def _get_function(model, key, build):
+def _get_function(model, key, sampler_factory, build):
+    """`(sampler, compiled function)` for `key`, built once: `build(sampler)` returns the function."""
     store = _store(model)
     if key not in store.functions:
-        sampler, function = build()
-        store.functions[key] = (sampler, _compile(store, function))
+        sampler = sampler_factory()
+        store.functions[key] = (sampler, _compile(store, build(sampler)))
     return store.functions[key]
 
 
 # ---------------------------------------------------------------- validation
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_int(name, value, minimum, maximum=None):
-    if not _is_int(value) or value < minimum or (maximum is not None and value > maximum):
-        bound = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"`{name}` must be an integer {bound}. Received: {name}={value!r}")
-    return int(value)
+def _check_step(function, model, names, description):
+    """A ValueError naming the type of `model` unless it has every attribute in `names`."""
+    missing = [name for name in names if not hasattr(model, name)]
+    if missing:
+        raise ValueError(
+            f"`{function}` needs {description}. Received: model of type {type(model).__name__}, which lacks "
+            + ", ".join(f"`{name}`" for name in missing)
+        )
 
 
 def _check_ids(name, ids, vocabulary_size, pad_token_id):
@@ -132,17 +132,37 @@ def _check_ids(name, ids, vocabulary_size, pad_token_id):
 def _check_token_id(name, value, vocabulary_size, allow_none=True):
     if value is None and allow_none:
         return None
-    return _check_int(name, value, 0, vocabulary_size - 1)
+    return check_int(name, value, minimum=0, maximum=vocabulary_size - 1)
 
 
-def _resolve_sampler(sampler, temperature, top_k, top_p, num_beams, length_penalty, seed, vocabulary_size):
-    """Validates the sampling arguments; returns (hashable key, factory of the sampler object)."""
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) or not (
-        math.isfinite(temperature) and temperature > 0
-    ):
-        raise ValueError(f"`temperature` must be a positive number. Received: temperature={temperature!r}")
-    temperature = float(temperature)
-    if seed is not None and not _is_int(seed):
+def resolve_sampler(sampler="greedy", temperature=1.0, top_k=None, top_p=None, num_beams=None, length_penalty=0.0,
+                    seed=None, vocabulary_size=None):
+    """Validates the sampling arguments of `generate` / `translate`.
+
+    Args:
+        sampler, temperature, top_k, top_p, num_beams, length_penalty, seed:
+            as in `generate`.
+        vocabulary_size: int or None. Upper bound of `top_k` (and the `k` of
+            `"top_k"` is clipped to it).
+
+    Returns:
+        `(key, factory)`: a hashable key of the settings that need their own
+        compiled function (the seed is not one of them), and a function that
+        creates the sampler object (a `keras_hub.samplers.Sampler` or a
+        `BeamSearch`) for `build_generate_function` /
+        `build_translate_function`.
+
+    Raises:
+        ValueError: naming the received value, for an unknown sampler or a bad
+            setting.
+
+    Example:
+    >>> key, factory = resolve_sampler("beam", num_beams=4, length_penalty=0.6)
+    >>> key, type(factory()).__name__
+    (('beam', 4, 0.6, 1.0), 'BeamSearch')
+    """
+    temperature = check_positive_number("temperature", temperature)
+    if seed is not None and not is_int(seed):
         raise ValueError(f"`seed` must be an integer or None. Received: seed={seed!r}")
     if isinstance(sampler, keras_hub.samplers.Sampler):
         if any(v is not None for v in (top_k, top_p, num_beams)):
@@ -158,12 +178,12 @@ def _resolve_sampler(sampler, temperature, top_k, top_p, num_beams, length_penal
         )
     name = sampler.lower()
     if num_beams is not None:
-        num_beams = _check_int("num_beams", num_beams, 1)
+        num_beams = check_int("num_beams", num_beams, minimum=1)
         if name not in ("greedy", "beam"):
             raise ValueError(f"`num_beams` needs sampler='beam'. Received: sampler={sampler!r}, num_beams={num_beams}")
         name = "beam"
     if top_k is not None:
-        top_k = _check_int("top_k", top_k, 1, vocabulary_size)
+        top_k = check_int("top_k", top_k, minimum=1, maximum=vocabulary_size)
         if name not in ("top_k", "top_p"):
             raise ValueError(f"`top_k` needs sampler='top_k' or 'top_p'. Received: sampler={sampler!r}, top_k={top_k}")
     if top_p is not None:
@@ -176,7 +196,7 @@ def _resolve_sampler(sampler, temperature, top_k, top_p, num_beams, length_penal
         return ("greedy",), lambda: keras_hub.samplers.GreedySampler(temperature=temperature)
     if name == "top_k":
         k = DEFAULT_TOP_K if top_k is None else top_k
-        k = min(k, vocabulary_size)
+        k = k if vocabulary_size is None else min(k, vocabulary_size)
         return ("top_k", k, temperature), lambda: keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
     if name == "top_p":
         p = DEFAULT_TOP_P if top_p is None else top_p
@@ -224,36 +244,82 @@ def _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_tok
     return tokens
 
 
-def _cached_next(step, model):
+def _cached_next(model):
+    """The sampler's step: the token at `index - 1` goes through `call_with_cache`; its logits predict `index`."""
+
     def next(prompt, cache, index):
-        # The token written at `index - 1` goes through the model; its logits predict `index`.
         token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
-        logits, cache = step(model, token, cache, index - 1)
+        logits, cache = model.call_with_cache(token, cache, index - 1)
         return logits[:, 0], None, cache
 
     return next
 
 
-def _language_model_function(model, sampler_factory, batch, prompt_length, max_new_tokens, use_cache,
-                             end_token_id, pad_token_id):
-    sampler = sampler_factory()
-    length = prompt_length + max_new_tokens
+def _recomputing_next(model, new_cache):
+    """The reference step without cache reuse (`use_cache=False`), O(length^2) work per token.
+
+    At every step `new_cache(prompt, state)` makes an empty cache, the whole
+    buffer but its last position fills it (one full pass of the decoder; its
+    logits are unused, so a graph prunes them), and the token at `index - 1`
+    is run once more to get the logits that predict `index`.
+    """
+
+    def next(prompt, state, index):
+        prefix = prompt[:, :-1]  # (batch, length - 1): a static shape, as the compiled loop needs
+        _, cache = model.call_with_cache(prefix, new_cache(prompt, state, prefix.shape[1]), 0)
+        token = ops.slice(prompt, [0, index - 1], [ops.shape(prompt)[0], 1])
+        logits, _ = model.call_with_cache(token, cache, index - 1)
+        return logits[:, 0], None, state
+
+    return next
+
+
+def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_cache=True, end_token_id=None,
+                            pad_token_id=0):
+    """The decoding loop of `generate` for one prompt length and settings, uncompiled.
+
+    `generate` wraps it in a `tf.function(jit_compile=True)` and keeps it on
+    the model; `kerasformers.export` traces it into a SavedModel signature.
+    The arguments are not validated here (`generate` does it).
+
+    Args:
+        model: a causal language model with the decoding step (see the
+            package docstring), e.g. a `TransformerLanguageModel`.
+        sampler: a `keras_hub.samplers.Sampler` or a `BeamSearch`, e.g.
+            `resolve_sampler(...)[1]()`.
+        prompt_length: int. Width of the prompt part of the buffer.
+        max_new_tokens: int. Tokens generated after each row's prompt.
+        use_cache, end_token_id, pad_token_id: as in `generate`.
+
+    Returns:
+        `run(buffer, lengths) -> tokens`: `buffer` int32 `(batch,
+        prompt_length + max_new_tokens)` with the right-padded prompts, then
+        `pad_token_id`; `lengths` int32 `(batch,)`, each row's prompt length
+        (at least 1); `tokens` int32 of the buffer's shape, as `generate`
+        returns them.
+
+    Example:
+    >>> import kerasformers as kf
+    >>> model = kf.TransformerLanguageModel.from_preset("tiny", vocabulary_size=50, max_length=32, num_layers=1)
+    >>> run = build_generate_function(model, resolve_sampler("greedy")[1](), prompt_length=3, max_new_tokens=4)
+    >>> tokens = run(np.array([[5, 6, 7, 0, 0, 0, 0]], "int32"), np.array([3], "int32"))
+    >>> tuple(tokens.shape)
+    (1, 7)
+    """
 
     def run(buffer, lengths):  # (batch, prompt_length + max_new_tokens), (batch,)
+        batch, length = ops.shape(buffer)[0], prompt_length + max_new_tokens
         limits = lengths + max_new_tokens
         if use_cache:
-            cache = init_cache(model, batch, length)
-            _, cache = call_with_cache(model, buffer[:, :prompt_length], cache, 0)  # seed with the prompts
-            next = _cached_next(call_with_cache, model)
+            cache = model.init_cache(batch, length)
+            _, cache = model.call_with_cache(buffer[:, :prompt_length], cache, 0)  # seed with the prompts
+            next = _cached_next(model)
         else:
             cache = None
-
-            def next(prompt, cache, index):
-                return call_without_cache(model, prompt[:, :-1], index - 1), None, cache
-
+            next = _recomputing_next(model, lambda prompt, _, size: model.init_cache(ops.shape(prompt)[0], size))
         return _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id)
 
-    return sampler, run
+    return run
 
 
 def generate(
@@ -271,7 +337,7 @@ def generate(
     pad_token_id=0,
     use_cache=True,
 ):
-    """Continues prompts with a `TransformerLanguageModel`.
+    """Continues prompts with a causal language model (a `TransformerLanguageModel` or any with its step).
 
     Each row generates `max_new_tokens` tokens right after its own prompt
     (rows may have prompts of different lengths, right-padded with
@@ -279,7 +345,10 @@ def generate(
     compiled once per shape and settings on TensorFlow (see module docstring).
 
     Args:
-        model: a `TransformerLanguageModel`.
+        model: a `TransformerLanguageModel`, or any object with the causal
+            language model step: `vocabulary_size`, `max_length`,
+            `init_cache(batch_size, max_length)` and
+            `call_with_cache(token_ids, cache, index)` (package docstring).
         prompt_ids: int `(batch, prompt_length)` array (NumPy, list or tensor),
             right-padded with `pad_token_id`; a row's prompt ends at its last
             non-padding token.
@@ -308,9 +377,10 @@ def generate(
         prompt unchanged, followed by its generated tokens, then padding.
 
     Raises:
-        ValueError: for an empty prompt or a row of only padding, a prompt
-            longer than `model.max_length`, `prompt_length + max_new_tokens >
-            model.max_length`, `max_new_tokens <= 0`, an unknown sampler,
+        ValueError: for a model without the step, an empty prompt or a row of
+            only padding, a prompt longer than `model.max_length`,
+            `prompt_length + max_new_tokens > model.max_length`,
+            `max_new_tokens <= 0`, an unknown sampler,
             `top_p` outside (0, 1], `num_beams < 1`, ...
 
     Example:
@@ -324,15 +394,16 @@ def generate(
     >>> int((tokens[1, 5:] == 0).sum())  # row 1 generated 4 tokens after its 1-token prompt, then padding
     2
     """
-    from kerasformers.models.language_model import TransformerLanguageModel
-
-    if not isinstance(model, TransformerLanguageModel):
-        raise ValueError(f"`generate` needs a TransformerLanguageModel. Received: model of type {type(model).__name__}")
+    _check_step(
+        "generate", model, LANGUAGE_MODEL_STEP,
+        "a TransformerLanguageModel or another causal language model with `vocabulary_size`, `max_length`, "
+        "`init_cache(batch_size, max_length)` and `call_with_cache(token_ids, cache, index)`",
+    )
     vocabulary_size = model.vocabulary_size
     pad_token_id = _check_token_id("pad_token_id", pad_token_id, vocabulary_size, allow_none=False)
     prompt, lengths = _check_ids("prompt_ids", prompt_ids, vocabulary_size, pad_token_id)
     batch, prompt_length = prompt.shape
-    max_new_tokens = _check_int("max_new_tokens", max_new_tokens, 1)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1)
     if prompt_length > model.max_length:
         raise ValueError(
             f"The prompt is longer than the model's max_length={model.max_length}. "
@@ -347,7 +418,7 @@ def generate(
     end_token_id = _check_token_id("end_token_id", end_token_id, vocabulary_size)
     if end_token_id is not None and end_token_id == pad_token_id:
         raise ValueError(f"`end_token_id` must differ from `pad_token_id`. Received: both {end_token_id}")
-    sampler_key, factory = _resolve_sampler(
+    sampler_key, factory = resolve_sampler(
         sampler, temperature, top_k, top_p, num_beams, length_penalty, seed, vocabulary_size
     )
     use_cache = bool(use_cache)
@@ -355,8 +426,9 @@ def generate(
     sampler_object, function = _get_function(
         model,
         key,
-        lambda: _language_model_function(
-            model, factory, batch, prompt_length, max_new_tokens, use_cache, end_token_id, pad_token_id
+        factory,
+        lambda sampler: build_generate_function(
+            model, sampler, prompt_length, max_new_tokens, use_cache, end_token_id, pad_token_id
         ),
     )
     _reseed(sampler_object, seed)
@@ -366,11 +438,40 @@ def generate(
     return np.asarray(ops.convert_to_numpy(tokens)).astype("int32")
 
 
-def _seq2seq_function(model, sampler_factory, batch, max_length, use_cache, start_token_id, end_token_id,
-                      pad_token_id):
-    sampler = sampler_factory()
+def build_translate_function(model, sampler, max_length, use_cache=True, start_token_id=2, end_token_id=3,
+                             pad_token_id=0):
+    """The decoding loop of `translate` for one target length and settings, uncompiled.
+
+    `translate` wraps it in a `tf.function(jit_compile=True)` and keeps it on
+    the model; `kerasformers.export` traces it into a SavedModel signature.
+    The arguments are not validated here (`translate` does it).
+
+    Args:
+        model: an encoder-decoder model with the decoding step (see the
+            package docstring), e.g. a `TransformerSeq2Seq`.
+        sampler: a `keras_hub.samplers.Sampler` or a `BeamSearch`, e.g.
+            `resolve_sampler(...)[1]()`.
+        max_length: int. Target tokens to decode at most.
+        use_cache, start_token_id, end_token_id, pad_token_id: as in
+            `translate`.
+
+    Returns:
+        `run(source_ids) -> tokens`: int32 `(batch, source_length)` sources
+        (0 = padding, no row empty) to int32 `(batch, max_length)` targets,
+        as `translate` returns them.
+
+    Example:
+    >>> import kerasformers as kf
+    >>> model = kf.TransformerSeq2Seq.from_preset(
+    ...     "tiny", encoder_vocabulary_size=50, max_length=16, num_encoder_layers=1, num_decoder_layers=1
+    ... )
+    >>> run = build_translate_function(model, resolve_sampler("greedy")[1](), max_length=6)
+    >>> tuple(run(np.array([[5, 6, 7, 0]], "int32")).shape)
+    (1, 6)
+    """
 
     def run(source):  # (batch, source_length)
+        batch = ops.shape(source)[0]
         encoder_outputs, encoder_padding_mask = model.encode(source)
         buffer = ops.concatenate(
             [ops.full((batch, 1), start_token_id, "int32"), ops.full((batch, max_length), pad_token_id, "int32")],
@@ -379,19 +480,15 @@ def _seq2seq_function(model, sampler_factory, batch, max_length, use_cache, star
         lengths = ops.ones((batch,), "int32")
         limits = ops.full((batch,), max_length + 1, "int32")
         if use_cache:
-            cache = init_seq2seq_cache(model, encoder_outputs, encoder_padding_mask, max_length)
-            next = _cached_next(seq2seq_call_with_cache, model)
+            cache = model.init_cache(encoder_outputs, encoder_padding_mask, max_length)
+            next = _cached_next(model)
         else:
-            cache = (encoder_outputs, encoder_padding_mask)
-
-            def next(prompt, cache, index):
-                logits = seq2seq_call_without_cache(model, prompt[:, :-1], cache[0], cache[1], index - 1)
-                return logits, None, cache
-
+            cache = (encoder_outputs, encoder_padding_mask)  # beam search repeats it per beam
+            next = _recomputing_next(model, lambda prompt, state, size: model.init_cache(*state, size))
         tokens = _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id)
         return tokens[:, 1:]
 
-    return sampler, run
+    return run
 
 
 def translate(
@@ -410,7 +507,7 @@ def translate(
     pad_token_id=0,
     use_cache=True,
 ):
-    """Decodes target sequences for a batch of sources with a `TransformerSeq2Seq`.
+    """Decodes target sequences for a batch of sources with an encoder-decoder model (`TransformerSeq2Seq`, ...).
 
     The source is encoded once; the decoder starts from `start_token_id` and
     runs with a key/value cache (cross-attention keys/values computed once per
@@ -418,7 +515,11 @@ def translate(
     The paper's setting is `num_beams=4, length_penalty=0.6`.
 
     Args:
-        model: a `TransformerSeq2Seq`.
+        model: a `TransformerSeq2Seq`, or any object with the encoder-decoder
+            step: `encoder_vocabulary_size`, `target_vocabulary_size`,
+            `max_length`, `encode(source_ids)`, `init_cache(encoder_outputs,
+            encoder_padding_mask, max_length)` and `call_with_cache(token_ids,
+            cache, index)` (package docstring).
         source_ids: int `(batch, source_length)`, 0 = padding (the encoder's
             convention).
         max_length: int. Number of target tokens to generate at most.
@@ -436,8 +537,8 @@ def translate(
         token, the end token kept, `pad_token_id` after it.
 
     Raises:
-        ValueError: for an empty source or a row of only padding, a source or
-            `max_length` longer than `model.max_length`, an unknown sampler,
+        ValueError: for a model without the step, an empty source or a row of
+            only padding, a source or `max_length` longer than `model.max_length`, an unknown sampler,
             `top_p` outside (0, 1], `num_beams < 1`, ...
 
     Example:
@@ -448,11 +549,13 @@ def translate(
     >>> translate(model, np.array([[5, 6, 7, 0]]), max_length=6, num_beams=4).shape
     (1, 6)
     """
-    from kerasformers.models.seq2seq import TransformerSeq2Seq
-
-    if not isinstance(model, TransformerSeq2Seq):
-        raise ValueError(f"`translate` needs a TransformerSeq2Seq. Received: model of type {type(model).__name__}")
-    vocabulary_size = model.decoder_vocabulary_size or model.encoder_vocabulary_size
+    _check_step(
+        "translate", model, SEQ2SEQ_STEP,
+        "a TransformerSeq2Seq or another encoder-decoder model with `encoder_vocabulary_size`, "
+        "`target_vocabulary_size`, `max_length`, `encode(source_ids)`, `init_cache(encoder_outputs, "
+        "encoder_padding_mask, max_length)` and `call_with_cache(token_ids, cache, index)`",
+    )
+    vocabulary_size = model.target_vocabulary_size
     source, _ = _check_ids("source_ids", source_ids, model.encoder_vocabulary_size, 0)
     batch, source_length = source.shape
     if source_length > model.max_length:
@@ -461,13 +564,13 @@ def translate(
             f"Received: source_ids of length {source_length}"
         )
     max_length = model.max_length if max_length is None else max_length
-    max_length = _check_int("max_length", max_length, 1, model.max_length)
+    max_length = check_int("max_length", max_length, minimum=1, maximum=model.max_length)
     start_token_id = _check_token_id("start_token_id", start_token_id, vocabulary_size, allow_none=False)
     end_token_id = _check_token_id("end_token_id", end_token_id, vocabulary_size)
     pad_token_id = _check_token_id("pad_token_id", pad_token_id, vocabulary_size, allow_none=False)
     if end_token_id is not None and end_token_id == pad_token_id:
         raise ValueError(f"`end_token_id` must differ from `pad_token_id`. Received: both {end_token_id}")
-    sampler_key, factory = _resolve_sampler(
+    sampler_key, factory = resolve_sampler(
         sampler, temperature, top_k, top_p, num_beams, length_penalty, seed, vocabulary_size
     )
     use_cache = bool(use_cache)
@@ -476,8 +579,9 @@ def translate(
     sampler_object, function = _get_function(
         model,
         key,
-        lambda: _seq2seq_function(
-            model, factory, batch, max_length, use_cache, start_token_id, end_token_id, pad_token_id
+        factory,
+        lambda sampler: build_translate_function(
+            model, sampler, max_length, use_cache, start_token_id, end_token_id, pad_token_id
         ),
     )
     _reseed(sampler_object, seed)

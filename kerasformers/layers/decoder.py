@@ -36,15 +36,18 @@ class TransformerDecoderLayer(TransformerBlock):
             `compute_cross_attention_cache(encoder_sequence)`; computed once
             per source, reused at every step (`encoder_sequence` may then be
             None).
+        return_attention: bool or None. Return the attention scores of this
+            call; defaults to the layer's `return_attention` (e.g. to read
+            the attention of a trained model's layer without rebuilding it).
         training: bool. Applies dropout when True.
 
     Returns:
         `outputs` `(batch, target_length, model_dim)`; with
-        `return_attention=True` also a dict of attention scores
-        (`"self_attention"`, and `"cross_attention"` when there is
-        cross-attention); with a `self_attention_cache` also the updated cache,
-        last: `outputs`, `(outputs, scores)`, `(outputs, cache)` or
-        `(outputs, scores, cache)`.
+        `return_attention=True` (constructor or call argument) also a dict
+        of attention scores (`"self_attention"`, and `"cross_attention"`
+        when there is cross-attention); with a `self_attention_cache` also
+        the updated cache, last: `outputs`, `(outputs, scores)`, `(outputs,
+        cache)` or `(outputs, scores, cache)`.
 
     Example:
     >>> layer = TransformerDecoderLayer(num_heads=2, hidden_dim=64)
@@ -103,9 +106,11 @@ class TransformerDecoderLayer(TransformerBlock):
         self_attention_cache=None,
         self_attention_cache_update_index=None,
         cross_attention_cache=None,
+        return_attention=None,
         training=None,
     ):
         self._check_call(encoder_sequence, cross_attention_cache)
+        return_attention = self.return_attention if return_attention is None else bool(return_attention)
         name = type(self).__name__
         if decoder_padding_mask is None:
             decoder_padding_mask = masks_lib.get_keras_mask(decoder_sequence)
@@ -120,7 +125,7 @@ class TransformerDecoderLayer(TransformerBlock):
                 query_mask=decoder_padding_mask,
                 attention_mask=decoder_attention_mask,
                 use_causal_mask=use_causal_mask,
-                return_attention_scores=self.return_attention,
+                return_attention_scores=return_attention,
                 cache=self_attention_cache,
                 cache_update_index=self_attention_cache_update_index,
                 training=training,
@@ -129,7 +134,7 @@ class TransformerDecoderLayer(TransformerBlock):
         x, extra = self._residual(
             decoder_sequence, self_attend, self.self_attention_norm, self.self_attention_dropout, training
         )
-        if self.return_attention:
+        if return_attention:
             scores["self_attention"] = extra.pop(0)
         new_cache = extra[0] if self_attention_cache is not None else None
 
@@ -141,13 +146,13 @@ class TransformerDecoderLayer(TransformerBlock):
                     query_mask=decoder_padding_mask,
                     value_mask=encoder_padding_mask,
                     attention_mask=encoder_attention_mask,
-                    return_attention_scores=self.return_attention,
+                    return_attention_scores=return_attention,
                     cache=cross_attention_cache,
                     training=training,
                 )
 
             x, extra = self._residual(x, cross_attend, self.cross_attention_norm, self.cross_attention_dropout, training)
-            if self.return_attention:
+            if return_attention:
                 scores["cross_attention"] = extra[0]
 
         x, _ = self._residual(
@@ -155,7 +160,7 @@ class TransformerDecoderLayer(TransformerBlock):
             self.feed_forward_dropout, training,
         )
         result = (x,)
-        if self.return_attention:
+        if return_attention:
             result += (scores,)
         if self_attention_cache is not None:
             result += (new_cache,)

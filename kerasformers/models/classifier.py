@@ -3,10 +3,9 @@
 import keras
 
 from kerasformers.layers import MaskedMeanPooling, TokenAndPositionEmbedding
-from kerasformers.checks import check_positive_int, check_rate
+from kerasformers.checks import check_choice, check_positive_int, check_rate
 from kerasformers.models._common import (
     block_kwargs,
-    check_choice,
     check_model_kwargs,
     encoder_stack,
     float32_logits,

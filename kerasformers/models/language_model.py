@@ -2,9 +2,16 @@
 
 import keras
 
+from kerasformers.checks import check_int, check_rate
 from kerasformers.layers import TokenAndPositionEmbedding
-from kerasformers.checks import check_rate
-from kerasformers.models._common import block_kwargs, check_model_kwargs, decoder_stack, float32_logits
+from kerasformers.models._common import (
+    block_kwargs,
+    check_model_kwargs,
+    decoder_stack,
+    float32_layer,
+    logits_head,
+    run_decoder,
+)
 from kerasformers.models.presets import TEXT_PRESETS, TaskModel
 
 
@@ -19,6 +26,12 @@ class TransformerLanguageModel(TaskModel, keras.Model):
     projection is the transposed token embedding (Press & Wolf 2017), as in
     GPT-2. Position `t` sees tokens `0..t` only, so right-padding never changes
     the logits of real tokens; the loss ignores label 0.
+
+    Generation runs beside the training graph, on the same layers and weights:
+    `init_cache` and `call_with_cache` are the cached decoding step (one new
+    token costs O(length), as in `keras_hub.models.GPT2CausalLM`), `logits`
+    is the output head. `kerasformers.generation.generate(model, ...)` drives
+    them.
 
     Args:
         vocabulary_size: int.
@@ -64,17 +77,14 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         embedding = TokenAndPositionEmbedding(vocabulary_size, max_length, model_dim, positional=positional, name="embedding")
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
-        x, decoder_layers, final_norm = decoder_stack(x, num_layers, **blocks)  # (batch, length, model_dim)
-        if tie_embeddings:
-            output_projection = None
-            logits = embedding(x, reverse=True)
-        else:
-            output_projection = keras.layers.Dense(vocabulary_size, name="output_projection")
-            logits = output_projection(x)
-        logits = float32_logits(logits)  # (batch, length, vocabulary_size)
+        decoder_layers, final_norm = decoder_stack(num_layers, **blocks)
+        x, _, _ = run_decoder(decoder_layers, x)  # (batch, length, model_dim)
+        output_projection = None if tie_embeddings else keras.layers.Dense(vocabulary_size, name="output_projection")
+        to_float32 = float32_layer()
+        logits = logits_head(x, final_norm, embedding, output_projection, to_float32)  # (batch, length, vocabulary_size)
         super().__init__(inputs={"token_ids": token_ids}, outputs=logits, **kwargs)
 
-        # === Config and parts (the cached generation path reuses them) ===
+        # === Config and parts (`logits`, `init_cache` and `call_with_cache` reuse them) ===
         self._set_config(
             vocabulary_size=vocabulary_size,
             max_length=max_length,
@@ -93,15 +103,74 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         self.decoder_layers = decoder_layers
         self.final_norm = final_norm
         self.output_projection = output_projection
+        self.to_float32 = to_float32
 
-    def generate(self, prompt_ids, max_new_tokens, **kwargs):
-        """Continues right-padded prompts `(batch, prompt_length)` by `max_new_tokens` tokens.
+    def logits(self, hidden):
+        """The output head: final norm (pre-LN), tied or untied projection, float32.
 
-        Delegates to `kerasformers.generation.generate` (cached, XLA-compiled on
-        TensorFlow; greedy, top-k, top-p or beam search): see it for the
-        keyword arguments. Returns int32 ids `(batch, prompt_length +
-        max_new_tokens)`.
+        The functional graph ends with the same head.
+
+        Args:
+            hidden: `(batch, length, model_dim)` outputs of the last decoder layer.
+
+        Returns:
+            float32 logits `(batch, length, vocabulary_size)`.
+
+        Example:
+        >>> model = TransformerLanguageModel.from_preset("tiny", vocabulary_size=65, max_length=64)
+        >>> tuple(model.logits(keras.ops.ones((1, 3, 128))).shape)
+        (1, 3, 65)
         """
-        from kerasformers.generation import generate  # lazy: generation imports the models
+        return logits_head(hidden, self.final_norm, self.embedding, self.output_projection, self.to_float32)
 
-        return generate(self, prompt_ids, max_new_tokens, **kwargs)
+    def init_cache(self, batch_size, max_length):
+        """An empty key/value cache for `max_length` positions.
+
+        Args:
+            batch_size: int or scalar int tensor.
+            max_length: int in `[1, self.max_length]`: positions to cache
+                (prompt and generated tokens).
+
+        Returns:
+            A tuple with one `(key_cache, value_cache)` per decoder layer, each
+            of shape `(batch_size, max_length, num_heads, head_dim)` (zeros):
+            plain tuples, so that `keras.tree`, `tf.while_loop` and beam search
+            can carry, repeat and reorder them.
+
+        Example:
+        >>> model = TransformerLanguageModel.from_preset("tiny", vocabulary_size=65, max_length=64)
+        >>> cache = model.init_cache(2, 16)
+        >>> len(cache), tuple(cache[0][0].shape)
+        (2, (2, 16, 4, 32))
+        """
+        max_length = check_int("max_length", max_length, minimum=1, maximum=self.max_length)
+        return tuple(layer.self_attention.init_cache(batch_size, max_length) for layer in self.decoder_layers)
+
+    def call_with_cache(self, token_ids, cache, index):
+        """One cached forward pass: logits of `token_ids`, their keys and values written into `cache`.
+
+        Feed the whole prompt at `index=0` to fill the cache, then one token
+        at a time; the logits equal those of the full model on the sequence
+        so far (dropout off).
+
+        Args:
+            token_ids: int `(batch, length)`, the tokens at positions
+                `index ... index + length - 1`.
+            cache: from `init_cache` (or a previous call).
+            index: int or scalar int tensor: position of `token_ids[:, 0]`.
+
+        Returns:
+            `(logits, cache)`: float32 logits `(batch, length,
+            vocabulary_size)` and the updated cache.
+
+        Example:
+        >>> model = TransformerLanguageModel.from_preset("tiny", vocabulary_size=65, max_length=64)
+        >>> cache = model.init_cache(1, 8)
+        >>> logits, cache = model.call_with_cache(np.array([[5, 6, 7]]), cache, 0)  # the prompt
+        >>> logits, cache = model.call_with_cache(np.array([[8]]), cache, 3)  # the next token
+        >>> tuple(logits.shape)
+        (1, 1, 65)
+        """
+        x = self.embedding(token_ids, start_index=index)  # (batch, length, model_dim)
+        x, cache, _ = run_decoder(self.decoder_layers, x, caches=cache, index=index, training=False)
+        return self.logits(x), cache

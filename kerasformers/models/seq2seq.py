@@ -3,14 +3,16 @@
 import keras
 from keras import ops
 
+from kerasformers.checks import check_int, check_rate
 from kerasformers.layers import TokenAndPositionEmbedding
-from kerasformers.checks import check_rate
 from kerasformers.models._common import (
     block_kwargs,
     check_model_kwargs,
     decoder_stack,
     encoder_stack,
-    float32_logits,
+    float32_layer,
+    logits_head,
+    run_decoder,
 )
 from kerasformers.models.presets import TaskModel, seq2seq_presets
 
@@ -26,8 +28,13 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
     come from `mask_zero=True` embeddings and propagate through both stacks;
     the decoder's self-attention is causal.
 
-    `encode()` and `decode()` run the two halves on their own (the cached
-    generation path builds on them).
+    Beside the training graph, on the same layers and weights: `encode()` and
+    `decode()` run the two halves on their own; `init_cache()` and
+    `call_with_cache()` are the cached decoding step (cross-attention keys and
+    values computed once per source) that
+    `kerasformers.generation.translate(model, ...)` drives; `logits()` is the
+    output head; `cross_attention()` reads a decoder layer's attention over
+    the source. All of them run the decoder stack through one layer loop.
 
     Args:
         encoder_vocabulary_size: int.
@@ -102,14 +109,12 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         x = embedding_dropout(encoder_embedding(encoder_ids))
         encoder_outputs, encoder_layers, encoder_norm = encoder_stack(x, num_encoder_layers, **blocks)
         y = embedding_dropout(decoder_embedding(decoder_ids))
-        y, decoder_layers, decoder_norm = decoder_stack(y, num_decoder_layers, encoder_outputs, **blocks)
-        if tie_embeddings:
-            output_projection = None
-            logits = decoder_embedding(y, reverse=True)
-        else:
-            output_projection = keras.layers.Dense(target_vocabulary, name="output_projection")
-            logits = output_projection(y)
-        logits = float32_logits(logits)  # (batch, target_length, decoder_vocabulary_size)
+        decoder_layers, decoder_norm = decoder_stack(num_decoder_layers, **blocks)
+        y, _, _ = run_decoder(decoder_layers, y, encoder_outputs)  # Keras masks: padding of both sides
+        output_projection = None if tie_embeddings else keras.layers.Dense(target_vocabulary, name="output_projection")
+        to_float32 = float32_layer()
+        logits = logits_head(y, decoder_norm, decoder_embedding, output_projection, to_float32)
+        # logits: (batch, target_length, target_vocabulary_size)
         super().__init__(
             inputs={"encoder_token_ids": encoder_ids, "decoder_token_ids": decoder_ids}, outputs=logits, **kwargs
         )
@@ -140,39 +145,161 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         self.encoder_norm = encoder_norm
         self.decoder_norm = decoder_norm
         self.output_projection = output_projection
+        self.to_float32 = to_float32
+
+    @property
+    def target_vocabulary_size(self):
+        """Size of the decoder's (target) vocabulary: `decoder_vocabulary_size`, else the shared one."""
+        return self.decoder_vocabulary_size or self.encoder_vocabulary_size
 
     def encode(self, encoder_token_ids):
-        """Source ids `(batch, source_length)` → (encoder outputs, source padding mask)."""
+        """Runs the encoder.
+
+        Args:
+            encoder_token_ids: int `(batch, source_length)`, 0 = padding.
+
+        Returns:
+            `(encoder_outputs, padding_mask)`: `(batch, source_length,
+            model_dim)` and the boolean source padding mask `(batch,
+            source_length)` (True = real token).
+        """
         padding_mask = ops.not_equal(encoder_token_ids, 0)
         x = self.encoder_embedding(encoder_token_ids)
         for layer in self.encoder_layers:
             x = layer(x, padding_mask=padding_mask)
         return (self.encoder_norm(x) if self.encoder_norm else x), padding_mask
 
-    def project(self, hidden):
-        """Decoder states `(batch, length, model_dim)` → float32 logits over the target vocabulary."""
-        if self.decoder_norm:
-            hidden = self.decoder_norm(hidden)
-        logits = self.decoder_embedding(hidden, reverse=True) if self.tie_embeddings else self.output_projection(hidden)
-        return ops.cast(logits, "float32")
+    def logits(self, hidden):
+        """The output head: final decoder norm (pre-LN), tied or untied projection, float32.
+
+        The functional graph ends with the same head.
+
+        Args:
+            hidden: `(batch, length, model_dim)` outputs of the last decoder layer.
+
+        Returns:
+            float32 logits `(batch, length, target_vocabulary_size)`.
+        """
+        return logits_head(hidden, self.decoder_norm, self.decoder_embedding, self.output_projection, self.to_float32)
+
+    def _decoder(self, decoder_token_ids, encoder_outputs, encoder_padding_mask, return_attention=False, layers=None):
+        """Embedded targets through `layers` (default: all) with explicit padding masks: `(outputs, _, scores)`."""
+        y = self.decoder_embedding(decoder_token_ids)  # (batch, target_length, model_dim)
+        return run_decoder(
+            self.decoder_layers if layers is None else layers, y, encoder_outputs,
+            decoder_padding_mask=ops.not_equal(decoder_token_ids, 0), encoder_padding_mask=encoder_padding_mask,
+            return_attention=return_attention,
+        )
 
     def decode(self, decoder_token_ids, encoder_outputs, encoder_padding_mask):
-        """Target ids `(batch, target_length)` + encoder outputs → logits `(batch, target_length, vocabulary)`."""
-        padding_mask = ops.not_equal(decoder_token_ids, 0)
-        y = self.decoder_embedding(decoder_token_ids)
-        for layer in self.decoder_layers:
-            y = layer(y, encoder_outputs, decoder_padding_mask=padding_mask, encoder_padding_mask=encoder_padding_mask)
-        return self.project(y)
+        """Runs the decoder on whole target sequences (teacher forcing).
 
-    def translate(self, source_ids, **kwargs):
-        """Decodes target ids for source ids `(batch, source_length)`.
+        Args:
+            decoder_token_ids: int `(batch, target_length)`, `[START] +
+                target`, 0 = padding.
+            encoder_outputs, encoder_padding_mask: from `encode`.
 
-        Delegates to `kerasformers.generation.translate` (cached, XLA-compiled
-        on TensorFlow; greedy, top-k, top-p or beam search with length
-        penalty): see it for the keyword arguments. Returns int32 ids
-        `(batch, max_length)` without the start token, padding after the end
-        token.
+        Returns:
+            float32 logits `(batch, target_length, target_vocabulary_size)`.
         """
-        from kerasformers.generation import translate  # lazy: generation imports the models
+        y, _, _ = self._decoder(decoder_token_ids, encoder_outputs, encoder_padding_mask)
+        return self.logits(y)
 
-        return translate(self, source_ids, **kwargs)
+    def cross_attention(self, source_ids, decoder_ids, layer=-1):
+        """Attention probabilities of one decoder layer over the source (teacher forcing).
+
+        The model runs once on `source_ids` and `decoder_ids` (dropout
+        off); the chosen layer returns its cross-attention probabilities
+        (the same layer, weights and masks: nothing is rebuilt).
+
+        Args:
+            source_ids: int `(batch, source_length)`, 0 = padding.
+            decoder_ids: int `(batch, target_length)`, `[START] + target`.
+            layer: int. Index of the decoder layer; defaults to the last
+                (`-1`).
+
+        Returns:
+            float32 `(batch, num_heads, target_length, source_length)`: each
+            row sums to 1 over the real source tokens and is 0 on source
+            padding (and 0 for a padding target position).
+
+        Example:
+        >>> model = TransformerSeq2Seq.from_preset("tiny", encoder_vocabulary_size=100, max_length=16)
+        >>> probabilities = model.cross_attention(np.array([[5, 6, 7, 0]]), np.array([[2, 8, 9]]))
+        >>> tuple(probabilities.shape)
+        (1, 4, 3, 4)
+        """
+        count = len(self.decoder_layers)
+        index = check_int("layer", layer, minimum=-count, maximum=count - 1) % count
+        encoder_outputs, encoder_padding_mask = self.encode(source_ids)
+        _, _, scores = self._decoder(
+            decoder_ids, encoder_outputs, encoder_padding_mask, return_attention=True,
+            layers=self.decoder_layers[: index + 1],
+        )
+        return scores[index]["cross_attention"]
+
+    def init_cache(self, encoder_outputs, encoder_padding_mask, max_length):
+        """The decoder cache for one batch of sources.
+
+        The cross-attention keys and values of every decoder layer are
+        computed here, once per source; the self-attention caches start empty.
+
+        Args:
+            encoder_outputs: `(batch, source_length, model_dim)` from `encode`.
+            encoder_padding_mask: boolean `(batch, source_length)` from `encode`.
+            max_length: int in `[1, self.max_length]`: target positions to cache.
+
+        Returns:
+            `(self_caches, cross_caches, encoder_padding_mask,
+            decoder_padding_mask)` (plain tuples, carried by `tf.while_loop`
+            and reordered by beam search): one `(key_cache, value_cache)` of
+            shape `(batch, max_length, num_heads, head_dim)` per layer, one
+            `(keys, values)` of shape `(batch, source_length, num_heads,
+            head_dim)` per layer, the source mask, and a boolean `(batch,
+            max_length)` record of which cached target positions hold a real
+            token (the full model masks padding in the decoder input, so the
+            cached step does too).
+
+        Example:
+        >>> model = TransformerSeq2Seq.from_preset("tiny", encoder_vocabulary_size=100, max_length=16)
+        >>> cache = model.init_cache(*model.encode(np.array([[5, 6, 7, 0]])), max_length=8)
+        >>> logits, cache = model.call_with_cache(np.array([[2]]), cache, 0)  # [START]
+        >>> tuple(logits.shape)
+        (1, 1, 100)
+        """
+        max_length = check_int("max_length", max_length, minimum=1, maximum=self.max_length)
+        batch_size = ops.shape(encoder_outputs)[0]
+        self_caches = tuple(layer.self_attention.init_cache(batch_size, max_length) for layer in self.decoder_layers)
+        cross_caches = tuple(layer.compute_cross_attention_cache(encoder_outputs) for layer in self.decoder_layers)
+        decoder_padding_mask = ops.zeros((batch_size, max_length), "bool")
+        return self_caches, cross_caches, ops.cast(encoder_padding_mask, "bool"), decoder_padding_mask
+
+    def call_with_cache(self, token_ids, cache, index):
+        """One cached decoder pass: logits of `token_ids`, their keys and values written into `cache`.
+
+        The logits equal those of `decode` (and of the full model) on the
+        target so far, padding ids included.
+
+        Args:
+            token_ids: int `(batch, length)`, the target tokens at positions
+                `index ... index + length - 1` (`[START]` at position 0).
+            cache: from `init_cache` (or a previous call).
+            index: int or scalar int tensor: position of `token_ids[:, 0]`.
+
+        Returns:
+            `(logits, cache)`: float32 logits `(batch, length,
+            target_vocabulary_size)` and the updated cache (its
+            cross-attention part and source mask unchanged).
+        """
+        self_caches, cross_caches, encoder_padding_mask, decoder_padding_mask = cache
+        padding_mask = ops.not_equal(token_ids, 0)  # (batch, length), as in `decode`
+        decoder_padding_mask = ops.slice_update(decoder_padding_mask, [0, index], padding_mask)  # (batch, max_length)
+        # Cached target positions holding padding are not attended to (the causal mask hides later ones).
+        attention_mask = ops.logical_and(padding_mask[:, :, None], decoder_padding_mask[:, None, :])
+        y = self.decoder_embedding(token_ids, start_index=index)  # (batch, length, model_dim)
+        y, self_caches, _ = run_decoder(
+            self.decoder_layers, y, caches=self_caches, index=index, cross_caches=cross_caches,
+            decoder_padding_mask=padding_mask, decoder_attention_mask=attention_mask,
+            encoder_padding_mask=encoder_padding_mask, training=False,
+        )
+        return self.logits(y), (self_caches, cross_caches, encoder_padding_mask, decoder_padding_mask)

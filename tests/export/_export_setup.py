@@ -3,6 +3,7 @@
 import numpy as np
 
 from kerasformers import text
+from kerasformers.generation import generate, translate
 
 
 def _ids(tokenizer, strings, length, keep="first"):
@@ -51,8 +52,8 @@ def _keras_reference(export, strings):
     if export.kind == "language_model":
         tokenizer, model = export.tokenizers["tokenizer"], export.model
         prompt = _ids(tokenizer, strings, model.max_length - 16, keep="last")
-        tokens = model.generate(prompt, max_new_tokens=16)
+        tokens = generate(model, prompt, max_new_tokens=16)
         return _texts(text.decode(tokenizer, tokens))
     model = export.model
     source = _ids(export.tokenizers["source"], strings, model.max_length)
-    return _texts(text.decode(export.tokenizers["target"], model.translate(source)))
+    return _texts(text.decode(export.tokenizers["target"], translate(model, source)))

@@ -7,7 +7,12 @@ import pytest
 
 import kerasformers as kf
 from kerasformers import text
-from kerasformers.export import export_for_serving
+from kerasformers.export import (
+    classifier_endpoints,
+    export_for_serving,
+    language_model_endpoints,
+    translator_endpoints,
+)
 
 SENTIMENT = [
     ("a gripping, beautifully acted film", 1), ("a dull, lifeless plot", 0), ("great fun from start to end", 1),
@@ -41,7 +46,8 @@ def _classifier(tmp_path_factory, policy="float32"):
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.classification_dataset(list(texts), list(labels), tokenizer, 8, 16), epochs=2, verbose=0)
     path = export_for_serving(
-        model, tmp_path_factory.mktemp("saved_models") / "sentiment", tokenizer=tokenizer, class_names=["negative", "positive"]
+        model, tmp_path_factory.mktemp("saved_models") / "sentiment",
+        classifier_endpoints(model, tokenizer, ["negative", "positive"]),
     )
     return Export("classifier", path, model, {"tokenizer": tokenizer}, "text", "probabilities")
 
@@ -69,7 +75,9 @@ def _language_model(tmp_path_factory, policy="float32"):
     )
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.language_model_dataset(SHAKESPEARE, tokenizer, 32, 8), epochs=3, verbose=0)
-    path = export_for_serving(model, tmp_path_factory.mktemp("saved_models") / "lm", tokenizer=tokenizer, max_new_tokens=16)
+    path = export_for_serving(
+        model, tmp_path_factory.mktemp("saved_models") / "lm", language_model_endpoints(model, tokenizer, max_new_tokens=16)
+    )
     return Export("language_model", path, model, {"tokenizer": tokenizer}, "prompt", "text")
 
 
@@ -90,7 +98,7 @@ def _translator(tmp_path_factory, policy="float32"):
     model.compile("adam", kf.training.MaskedSparseCategoricalCrossentropy())
     model.fit(text.translation_dataset(sources, targets, spa, eng, 8, 16), epochs=20, verbose=0)
     path = export_for_serving(
-        model, tmp_path_factory.mktemp("saved_models") / "translator", source_tokenizer=spa, target_tokenizer=eng
+        model, tmp_path_factory.mktemp("saved_models") / "translator", translator_endpoints(model, spa, eng)
     )
     return Export("translator", path, model, {"source": spa, "target": eng}, "text", "translation")
 

@@ -15,7 +15,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kerasformers import text
-from kerasformers.export import custom_ops, export_for_serving, load_for_serving, next_version
+from kerasformers.export import (
+    Endpoints,
+    classifier_endpoints,
+    custom_ops,
+    export_for_serving,
+    language_model_endpoints,
+    load_for_serving,
+    next_version,
+    translator_endpoints,
+)
+from kerasformers.generation import translate
 
 HERE = pathlib.Path(__file__).resolve().parent
 README = (HERE.parents[1] / "README.md").read_text(encoding="utf-8")
@@ -147,7 +157,8 @@ def test_translator_beam_signature_matches_keras_beam_search(translator_export):
     beam = load_for_serving(export.path).signatures["beam"]
     batch = ["hola mundo", "me gusta el café", "¿dónde está la biblioteca?"]
     source = _ids(export.tokenizers["source"], batch, export.model.max_length)
-    expected = _texts(text.decode(export.tokenizers["target"], export.model.translate(source, num_beams=4, length_penalty=0.6)))
+    beams = translate(export.model, source, num_beams=4, length_penalty=0.6)
+    expected = _texts(text.decode(export.tokenizers["target"], beams))
     got = [s.decode("utf-8") for s in beam(text=tf.constant(batch))["translation"].numpy()]
     assert got == expected
     assert "where is the library?" in got or "hello world" in got  # it learned something
@@ -155,30 +166,78 @@ def test_translator_beam_signature_matches_keras_beam_search(translator_export):
 
 def test_versions_are_never_overwritten_by_accident(classifier_export, tmp_path):
     model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
-    first = export_for_serving(model, tmp_path / "m", tokenizer=tokenizer)
+    endpoints = classifier_endpoints(model, tokenizer)
+    first = export_for_serving(model, tmp_path / "m", endpoints)
     assert first.name == "1" and next_version(tmp_path / "m") == 2
-    second = export_for_serving(model, tmp_path / "m", tokenizer=tokenizer)
+    second = export_for_serving(model, tmp_path / "m", endpoints)
     assert second.name == "2"
     with pytest.raises(FileExistsError, match="overwrite=True"):
-        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=1)
+        export_for_serving(model, tmp_path / "m", endpoints, version=1)
     stamp = os.path.getmtime(first / "saved_model.pb")
-    export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=1, overwrite=True)
+    export_for_serving(model, tmp_path / "m", endpoints, version=1, overwrite=True)
     assert (first / "saved_model.pb").exists() and os.path.getmtime(first / "saved_model.pb") >= stamp
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2"]  # no staging folders left
+    config = json.loads((first / "assets.extra" / "kerasformers.json").read_text())
+    assert config["model"] == "TransformerClassifier" and config["config"]["num_classes"] == 2
 
 
-def test_bad_export_arguments(classifier_export, tmp_path):
+def test_bad_export_arguments(classifier_export, language_model_export, translator_export, tmp_path):
     model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
-    with pytest.raises(ValueError, match="needs its `tokenizer`"):
-        export_for_serving(model, tmp_path / "m")
+    with pytest.raises(ValueError, match="needs its `tokenizer`. Received: tokenizer=None"):
+        classifier_endpoints(model, None)
     with pytest.raises(ValueError, match="one name per class"):
-        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, class_names=["a", "b", "c"])
+        classifier_endpoints(model, tokenizer, class_names=["a", "b", "c"])
     with pytest.raises(ValueError, match="version=0"):
-        export_for_serving(model, tmp_path / "m", tokenizer=tokenizer, version=0)
-    with pytest.raises(ValueError, match="Cannot export a Sequential"):
-        import keras
+        export_for_serving(model, tmp_path / "m", classifier_endpoints(model, tokenizer), version=0)
+    lm, translator = language_model_export.model, translator_export.model
+    with pytest.raises(ValueError, match=r"max_new_tokens=48"):
+        language_model_endpoints(lm, language_model_export.tokenizers["tokenizer"], max_new_tokens=48)
+    with pytest.raises(ValueError, match="needs its `target_tokenizer`"):
+        translator_endpoints(translator, translator_export.tokenizers["source"], None)
+    with pytest.raises(ValueError, match="num_beams=0"):
+        translator_endpoints(translator, translator_export.tokenizers["source"], translator_export.tokenizers["target"],
+                             num_beams=0)
+    # A builder given the wrong kind of model names its type.
+    with pytest.raises(ValueError, match="type TransformerClassifier, which lacks `init_cache`, `call_with_cache`"):
+        language_model_endpoints(model, tokenizer)
+    with pytest.raises(ValueError, match="type TransformerLanguageModel, which lacks `encoder_vocabulary_size`"):
+        translator_endpoints(lm, tokenizer, tokenizer)
+    with pytest.raises(ValueError, match="type TransformerSeq2Seq, which lacks `num_classes`"):
+        classifier_endpoints(translator, tokenizer)
+    assert not (tmp_path / "m").exists()  # nothing written by a refused export
 
-        export_for_serving(keras.Sequential([keras.layers.Dense(1)]), tmp_path / "m")
+
+@pytest.mark.parametrize(
+    "endpoints,shown",
+    [(None, "None of type NoneType"), ("tokenizer", "'tokenizer' of type str"),
+     ([("serving_default", print, [])], "of type list")],
+    ids=["none", "str", "list"],
+)
+def test_export_needs_an_endpoints_object(classifier_export, tmp_path, endpoints, shown):
+    model = classifier_export.model
+    with pytest.raises(ValueError, match=rf"`endpoints` must be an `Endpoints`.*Received: endpoints=.*{re.escape(shown)}"):
+        export_for_serving(model, tmp_path / "m", endpoints)
+    with pytest.raises(TypeError, match="tokenizer"):  # the old keyword style is gone
+        export_for_serving(model, tmp_path / "m", tokenizer=classifier_export.tokenizers["tokenizer"])
+    assert not (tmp_path / "m").exists()
+
+
+def test_hand_made_endpoints_export(classifier_export, tmp_path):
+    """`Endpoints` is the whole contract: any signature over the model exports, no builder needed."""
+    model = classifier_export.model
+
+    def logits(token_ids):
+        return {"logits": model({"token_ids": token_ids}, training=False)}
+
+    with pytest.raises(ValueError, match=r"\(name, function, input_signature\)"):
+        Endpoints(signatures=[("serving_default", logits)])
+    with pytest.raises(ValueError, match="at least one"):
+        Endpoints(signatures=[])
+    spec = tf.TensorSpec([None, None], tf.int32, name="token_ids")
+    path = export_for_serving(model, tmp_path / "m", Endpoints(signatures=[("serving_default", logits, [spec])]))
+    ids = np.array([[5, 6, 7, 0]], "int32")
+    served = load_for_serving(path).signatures["serving_default"](token_ids=tf.constant(ids))["logits"].numpy()
+    np.testing.assert_allclose(served, model.predict({"token_ids": ids}, verbose=0), atol=1e-5)
 
 
 @pytest.mark.parametrize("kind", ["classifier", "language_model", "translator"])

@@ -12,8 +12,8 @@ import pytest
 import kerasformers.generation as generation
 from kerasformers.generation import beam_search
 
-PUBLIC = [generation.generate, generation.translate, generation.BeamSearch, generation.call_with_cache,
-          generation.seq2seq_call_with_cache, generation.init_seq2seq_cache]
+PUBLIC = [generation.generate, generation.translate, generation.BeamSearch, generation.resolve_sampler,
+          generation.build_generate_function, generation.build_translate_function]
 
 
 @pytest.mark.parametrize("obj", PUBLIC, ids=lambda obj: obj.__name__)

@@ -63,7 +63,20 @@ def test_translate_rejects_bad_arguments(seq2seq, kwargs, match):
 
 
 def test_wrong_model_type(lm, seq2seq):
-    with pytest.raises(ValueError, match="needs a TransformerLanguageModel.*TransformerSeq2Seq"):
+    with pytest.raises(ValueError, match="needs a TransformerLanguageModel.*type TransformerSeq2Seq.*lacks `vocabulary_size`"):
         generate(seq2seq, PROMPTS, 2)
-    with pytest.raises(ValueError, match="needs a TransformerSeq2Seq.*TransformerLanguageModel"):
+    with pytest.raises(ValueError, match="needs a TransformerSeq2Seq.*type TransformerLanguageModel.*lacks `encoder_vocabulary_size`"):
         translate(lm, SOURCES)
+
+
+class Lookalike:
+    """Has the attributes of a language model but no decoding step."""
+
+    vocabulary_size, max_length = 32, 16
+
+
+@pytest.mark.parametrize("function,args", [(generate, (PROMPTS, 2)), (translate, (SOURCES,))], ids=["generate", "translate"])
+@pytest.mark.parametrize("model", [object(), None, "model", Lookalike()], ids=["object", "None", "str", "lookalike"])
+def test_objects_without_the_step_are_refused_by_type(function, args, model):
+    with pytest.raises(ValueError, match=rf"Received: model of type {type(model).__name__}, which lacks .*`call_with_cache`"):
+        function(model, *args)

@@ -91,6 +91,26 @@ def test_return_attention_gives_self_and_cross_scores():
     np.testing.assert_allclose(cross_scores.sum(-1), 1.0, atol=1e-5)
 
 
+def test_return_attention_call_argument_overrides_the_constructor_for_one_call():
+    layer = TransformerDecoderLayer(num_heads=2, hidden_dim=16)
+    plain = layer(TARGET, SOURCE, encoder_padding_mask=SOURCE_PADDING)
+    out, scores = layer(TARGET, SOURCE, encoder_padding_mask=SOURCE_PADDING, return_attention=True)
+    np.testing.assert_allclose(helpers.to_numpy(out), helpers.to_numpy(plain), atol=1e-6)
+    probe = TransformerDecoderLayer.from_config({**layer.get_config(), "return_attention": True})
+    probe(TARGET, SOURCE)
+    probe.set_weights(layer.get_weights())
+    _, expected = probe(TARGET, SOURCE, encoder_padding_mask=SOURCE_PADDING)
+    for name in ("self_attention", "cross_attention"):
+        np.testing.assert_allclose(helpers.to_numpy(scores[name]), helpers.to_numpy(expected[name]), atol=1e-6)
+    assert not layer.return_attention and not isinstance(layer(TARGET, SOURCE), tuple)  # only that call
+    assert not isinstance(probe(TARGET, SOURCE, return_attention=False), tuple)
+    _, cache = layer(TARGET, SOURCE, self_attention_cache=layer.self_attention.init_cache(2, 6),
+                     self_attention_cache_update_index=0)
+    out, scores, cache = layer(TARGET, SOURCE, self_attention_cache=cache, self_attention_cache_update_index=0,
+                               return_attention=True)
+    assert set(scores) == {"self_attention", "cross_attention"} and len(cache) == 2
+
+
 def test_cross_attention_is_fixed_by_the_first_call():
     layer = TransformerDecoderLayer(num_heads=2, hidden_dim=8)
     layer(TARGET)
