@@ -141,9 +141,12 @@ def check_resumed_options(run_dir, options):
 
 
 def save_tokenizers(run_dir, tokenizers):
+    """Writes `tokenizers/<role>/` for each tokenizer and `tokenizers/roles.json` (a task without any: an empty list)."""
+    folder = pathlib.Path(run_dir) / TOKENIZER_DIR
+    folder.mkdir(parents=True, exist_ok=True)
     for role, tokenizer in tokenizers.items():
-        text.save_tokenizer(tokenizer, pathlib.Path(run_dir) / TOKENIZER_DIR / role)
-    write_json(pathlib.Path(run_dir) / TOKENIZER_DIR / "roles.json", sorted(tokenizers))
+        text.save_tokenizer(tokenizer, folder / role)
+    write_json(folder / "roles.json", sorted(tokenizers))
 
 
 def resume_tokenizers(run_dir):
