@@ -109,12 +109,39 @@ def argparse_type(check, parse=float):
 
 
 def check_rate(name, value):
-    """Raises a ValueError unless `0 <= value < 1`."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """Returns `float(value)`; a ValueError unless `0 <= value < 1` (Python or NumPy numbers).
+
+    Example:
+    >>> import numpy as np
+    >>> check_rate("dropout", np.float32(0.5))
+    0.5
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ValueError(f"`{name}` must be a float in [0, 1). Received: {name}={value!r}")
     if not 0.0 <= value < 1.0:
         raise ValueError(f"`{name}` must be in [0, 1). Received: {name}={value!r}")
     return float(value)
+
+
+def check_positive_real(name, value):
+    """Returns `value` as a plain Python `int` or `float`; a ValueError unless it is a finite number > 0.
+
+    Integers stay integers (`np.int64(500)` -> `500`), so that a config holding
+    them is plain JSON and reads back unchanged.
+
+    Example:
+    >>> import numpy as np
+    >>> check_positive_real("max_wavelength", np.int64(500))
+    500
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Real)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
+    return int(value) if is_int(value) else float(value)
 
 
 def check_rank(layer_name, arg_name, shape, rank):

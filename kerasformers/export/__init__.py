@@ -24,9 +24,13 @@ from kerasformers.export.serving import (
     next_version,
     translator_endpoints,
 )
+from kerasformers.export.tf_serving import TF_SERVING_IMAGE, TF_SERVING_NIGHTLY_IMAGE, TF_SERVING_TEXT_OPS
 
 __all__ = [
     "SERVING_LIMITS",
+    "TF_SERVING_IMAGE",
+    "TF_SERVING_NIGHTLY_IMAGE",
+    "TF_SERVING_TEXT_OPS",
     "Endpoints",
     "classifier_endpoints",
     "custom_ops",

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,13 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kerasformers.checks import check_int
+from kerasformers.checks import check_int, is_int
+from kerasformers.export.tf_serving import (
+    TF_SERVING_IMAGE,
+    TF_SERVING_RELEASE,
+    TF_SERVING_TEXT_OPS,
+    TF_SERVING_TEXT_VERSION,
+)
 from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
 from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, decode, special_token_id
 from kerasformers.text.tokenizers import name_sentence_piece_resource
@@ -230,10 +237,12 @@ def language_model_endpoints(model, tokenizer, max_new_tokens=64):
     - `token_ids(prompt_ids: int32[None, None])` → `token_ids`,
       `prompt_lengths`.
 
-    Each prompt keeps its last `model.max_length - max_new_tokens` tokens;
-    an empty prompt starts from a newline (or `[START]`). Generation is the
-    cached greedy loop of `kerasformers.generation.build_generate_function`,
-    stopping at `[END]` if the vocabulary has it.
+    Each prompt keeps its last `model.max_length - max_new_tokens` tokens
+    (the most recent context), in both signatures: a `token_ids` row ends at
+    its last non-zero id; an empty prompt starts from a newline (or
+    `[START]`). Generation is the cached greedy loop of
+    `kerasformers.generation.build_generate_function`, stopping at `[END]` if
+    the vocabulary has it.
 
     Args:
         model: a `TransformerLanguageModel` (or any model with the causal
@@ -256,13 +265,15 @@ def language_model_endpoints(model, tokenizer, max_new_tokens=64):
     end_id = _token_id(tokenizer, END_TOKEN)
     _, greedy = resolve_sampler("greedy", vocabulary_size=model.vocabulary_size)
 
-    def from_ids(prompt_ids):  # (batch, prompt_length) right-padded; rows may be empty
-        prompt_ids = tf.cast(prompt_ids[:, :prompt_length], tf.int32)
-        prompt_ids = tf.pad(prompt_ids, [[0, 0], [0, prompt_length - tf.shape(prompt_ids)[1]]])
-        prompt_ids = tf.ensure_shape(prompt_ids, [None, prompt_length])  # static length for the decoder
+    def from_ids(prompt_ids):  # (batch, any length) right-padded; rows may be empty
+        prompt_ids = tf.cast(prompt_ids, tf.int32)
         # A prompt ends at its last non-padding id (as in `generate`); zeros inside stay tokens.
-        positions = tf.range(1, prompt_length + 1)[None, :]
-        lengths = tf.reduce_max(tf.where(prompt_ids != 0, positions, 0), axis=1)
+        positions = tf.range(1, tf.shape(prompt_ids)[1] + 1)[None, :]
+        lengths = tf.reduce_max(tf.where(prompt_ids != 0, positions, 0), axis=1)  # (batch,)
+        lengths = tf.maximum(lengths, 0)  # a (batch, 0) input reduces to the int32 minimum
+        # Keep each prompt's LAST `prompt_length` tokens (the most recent context), as the text signature does.
+        prompt_ids = _dense(tf.RaggedTensor.from_tensor(prompt_ids, lengths=lengths), prompt_length, keep="last")
+        lengths = tf.minimum(lengths, prompt_length)
         empty = lengths == 0
         first = tf.where(empty, fallback, prompt_ids[:, 0])
         prompt_ids = tf.concat([first[:, None], prompt_ids[:, 1:]], axis=1)
@@ -383,8 +394,12 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
     (TensorFlow and TensorFlow Text ops, see `custom_ops`); generation runs
     the cached incremental decoding loop inside the graph. The files are
     written to a temporary folder and moved into place, so a version folder
-    is never half-written; `assets.extra/kerasformers.json` records the
-    model's class, config and `SERVING_LIMITS`.
+    is never half-written; with `overwrite=True` the old version is renamed
+    aside (`.<version>.old-<random>`, which TF Serving ignores) before the
+    new one moves in and deleted only after, so a failure in between keeps
+    the old version (the next export restores it if the process died).
+    `assets.extra/kerasformers.json` records the model's class, config and
+    `SERVING_LIMITS`.
 
     Args:
         model: the Keras model the endpoints call (TensorFlow backend).
@@ -420,10 +435,12 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
             f"target_tokenizer)`. Received: endpoints={endpoints!r} of type {type(endpoints).__name__}"
         )
     directory = pathlib.Path(directory)
+    _recover_aside_versions(directory)
     if version is None:
         version = next_version(directory)
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+    if not is_int(version) or version < 1:
         raise ValueError(f"`version` must be a positive integer. Received: version={version!r}")
+    version = int(version)
     target = directory / str(version)
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists: pass overwrite=True or a new version (next free: {next_version(directory)}).")
@@ -449,19 +466,73 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
                 indent=1, default=str,
             )
         )
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging / "model", target)
+        _move_into_place(staging / "model", target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
 
 
-def custom_ops(path):
+def _aside_name(version):
+    """`.<version>.old-<random>`: dot-prefixed and not an integer, so TF Serving never loads it."""
+    return f".{version}.old-{secrets.token_hex(4)}"
+
+
+def _move_into_place(new, target):
+    """Moves the folder `new` to `target`; an existing `target` is renamed aside first and deleted last.
+
+    At every moment either the old or the new version is complete on disk: if
+    moving the new one in fails, the old one is moved back; if the process
+    dies in between, the old one waits under `.<version>.old-<random>` and
+    `_recover_aside_versions` (run by the next export) puts it back.
+    """
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = target.parent / _aside_name(target.name)
+    os.replace(target, aside)
+    try:
+        os.replace(new, target)
+    except BaseException:
+        os.replace(aside, target)  # the old version again, as if nothing happened
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+
+
+def _recover_aside_versions(directory):
+    """After an interrupted overwrite: restores an old version whose replacement never arrived, drops the rest."""
+    if not directory.is_dir():
+        return
+    for aside in sorted(directory.glob(".*.old-*")):
+        version = aside.name[1:].split(".old-")[0]
+        if not (aside.is_dir() and version.isdigit()):
+            continue
+        if (directory / version).exists():
+            shutil.rmtree(aside, ignore_errors=True)  # the new version made it; the old one was due for deletion
+        else:
+            os.replace(aside, directory / version)
+
+
+def custom_ops(path, check=False):
     """Op types in an export that core TensorFlow does not register (e.g. TensorFlow Text's).
 
     Reads every graph and function of the SavedModel in a fresh process that
     imports only `tensorflow`, and returns the sorted op names it does not know.
+
+    Args:
+        path: a model folder (its latest version is read) or a version folder.
+        check: bool. Raise unless every such op is one of the TensorFlow Text
+            ops that `TF_SERVING_IMAGE` links in (`TF_SERVING_TEXT_OPS`, see
+            `kerasformers.export.tf_serving`). Defaults to False.
+
+    Returns:
+        The sorted list of op names.
+
+    Raises:
+        ValueError: with `check=True`, naming the ops TF Serving cannot run.
+
+    Example:
+    >>> custom_ops("saved_models/sentiment", check=True)  # doctest: +SKIP
+    ['CaseFoldUTF8', 'FastWordpieceTokenizeWithOffsets', 'RegexSplitWithOffsets']
     """
     code = (
         "import json, sys\n"
@@ -479,4 +550,12 @@ def custom_ops(path):
     )
     pb = _latest_version(path) / "saved_model.pb"
     result = subprocess.run([sys.executable, "-c", code, str(pb)], capture_output=True, text=True, check=True)
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    ops = json.loads(result.stdout.strip().splitlines()[-1])
+    unsupported = [op for op in ops if op not in TF_SERVING_TEXT_OPS]
+    if check and unsupported:
+        raise ValueError(
+            f"{pb.parent} needs ops that {TF_SERVING_IMAGE} does not have (it links in only core TensorFlow "
+            f"{TF_SERVING_RELEASE} and TensorFlow Text {TF_SERVING_TEXT_VERSION}'s ops): {unsupported}. "
+            f"Received: path={str(path)!r}"
+        )
+    return ops

@@ -3,7 +3,13 @@
 import keras
 from keras.src.ops.operation import Operation
 
-from kerasformers.checks import check_positive_int, check_rank, check_rate, reject_unknown_kwargs
+from kerasformers.checks import (
+    check_positive_int,
+    check_positive_number,
+    check_rank,
+    check_rate,
+    reject_unknown_kwargs,
+)
 from kerasformers.layers.attention import MultiHeadAttention
 from kerasformers.layers.feed_forward import FeedForward
 
@@ -39,9 +45,7 @@ class TransformerBlock(keras.layers.Layer):
         self.attention_dropout = None if attention_dropout is None else check_rate("attention_dropout", attention_dropout)
         self.activation_dropout = check_rate("activation_dropout", activation_dropout)
         self.activation = keras.activations.get(activation)
-        if not layer_norm_epsilon > 0:
-            raise ValueError(f"`layer_norm_epsilon` must be positive. Received: layer_norm_epsilon={layer_norm_epsilon!r}")
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.layer_norm_epsilon = check_positive_number("layer_norm_epsilon", layer_norm_epsilon)
         self.normalize_first = bool(normalize_first)
         self.use_bias = bool(use_bias)
         self.return_attention = bool(return_attention)

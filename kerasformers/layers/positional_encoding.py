@@ -16,7 +16,6 @@ encoding matches the float64 formula to ~1e-6 also for long sequences, where a
 plain float32 product `position * frequency` is off by ~1e-4 at position 2000.
 """
 
-import math
 import numbers
 
 import keras
@@ -25,7 +24,9 @@ from keras import ops
 
 from kerasformers.checks import (
     check_positive_int,
+    check_positive_real,
     check_rank,
+    is_int,
     reject_unknown_kwargs,
 )
 
@@ -35,15 +36,8 @@ _FIXED_POINT_BITS = 15
 
 
 def _check_positive_number(name, value):
-    """Raises a ValueError naming `value` unless it is a finite number > 0."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, numbers.Real)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise ValueError(f"`{name}` must be a positive number. Received: {name}={value!r}")
-    return value
+    """Returns `value` as a plain Python number; a ValueError naming it unless it is a finite number > 0."""
+    return check_positive_real(name, value)
 
 
 def _check_start_index(layer_name, start_index):
@@ -324,8 +318,9 @@ class RotaryEmbedding(keras.layers.Layer):
         self.max_wavelength = _check_positive_number("max_wavelength", max_wavelength)
         self.scaling_factor = _check_positive_number("scaling_factor", scaling_factor)
         for arg, value in (("sequence_axis", sequence_axis), ("feature_axis", feature_axis)):
-            if isinstance(value, bool) or not isinstance(value, int):
+            if not is_int(value):
                 raise ValueError(f"`{arg}` must be an integer. Received: {arg}={value!r}")
+        sequence_axis, feature_axis = int(sequence_axis), int(feature_axis)
         if sequence_axis == feature_axis:
             raise ValueError(
                 "`sequence_axis` and `feature_axis` must differ. "

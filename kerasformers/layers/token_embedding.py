@@ -35,7 +35,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     With `mask_zero=True`, id 0 is padding: the output carries a boolean Keras
     mask `ids != 0` (True = real token) that downstream layers (attention,
-    pooling, losses) receive. Sequences longer than `max_length` raise a
+    pooling, losses) receive, whatever the ids' dtype (a float
+    `keras.Input(shape=(None,))` is masked like an int one; float ids are
+    cast to int32 for the lookup). Sequences longer than `max_length` raise a
     `ValueError` for both kinds of positions.
 
     The token embedding is exposed as `layer.token_embedding` (a
@@ -61,7 +63,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, ...).
 
     Call arguments:
-        inputs: int token ids `(batch, length)`.
+        inputs: token ids `(batch, length)`, int or float (cast to int32).
         start_index: int or scalar int tensor. Position of the first token,
             for cached decoding. Defaults to `0`.
         reverse: bool. When True, `inputs` are hidden states
@@ -159,9 +161,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         return tokens + self.position_embedding(tokens, start_index=start_index)
 
     def compute_mask(self, inputs, mask=None):
-        if not self.mask_zero or "int" not in keras.backend.standardize_dtype(inputs.dtype):
-            return mask  # no new mask for the reverse (output projection) call
-        return ops.not_equal(inputs, 0)
+        # Ids are `(batch, length)` of any dtype: `keras.Input(shape=(None,))` is float32, and its
+        # padding must be masked too (as keras.layers.Embedding does). The reverse (output
+        # projection) call gets hidden states `(batch, length, embedding_dim)`: no new mask.
+        if not self.mask_zero or len(inputs.shape) != 2:
+            return mask
+        return ops.not_equal(inputs, ops.cast(0, inputs.dtype))  # (batch, length), True = real token
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)

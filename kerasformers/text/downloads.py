@@ -162,11 +162,30 @@ def fetch(dataset, cache_dir=None, shared_dir=SHARED_DATA):
     for key, expected in dataset.member_sha256.items():
         actual = _sha256(files[key])
         if actual != expected:
+            # The archive has no pinned hash of its own, so keras.utils.get_file would hand back the same
+            # cached zip: delete it and what was extracted from it, so that the next run downloads again.
+            _forget(path, [files[k] for k in dataset.members])
             raise DownloadError(
                 f"{files[key]} (from {dataset.url}) has SHA-256 {actual}, expected {expected}: the download is "
-                f"corrupt or the file changed upstream. Delete it to retry. {_offline_advice(dataset)}"
+                f"corrupt or the file changed upstream. The cached archive {path} and the files extracted from "
+                f"it were deleted, so running again downloads it afresh. {_offline_advice(dataset)}"
             )
     return files
+
+
+def _forget(archive, extracted):
+    """Deletes a cached archive and its extracted members (and their folders, when left empty)."""
+    pathlib.Path(archive).unlink(missing_ok=True)
+    for member in extracted:
+        member = pathlib.Path(member)
+        member.unlink(missing_ok=True)
+        for folder in member.parents:
+            if folder == pathlib.Path(archive).parent:
+                break
+            try:
+                folder.rmdir()  # only if empty
+            except OSError:
+                break
 
 
 def get_tatoeba(cache_dir=None, shared_dir=SHARED_DATA):

@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 
 from kerasformers import text
 from kerasformers.export import (
+    TF_SERVING_IMAGE,
+    TF_SERVING_TEXT_OPS,
     Endpoints,
     classifier_endpoints,
     custom_ops,
@@ -25,6 +27,8 @@ from kerasformers.export import (
     next_version,
     translator_endpoints,
 )
+from kerasformers.export import serving as serving_module
+from kerasformers.export import tf_serving
 from kerasformers.generation import translate
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -34,12 +38,6 @@ BATCH_1 = ["a gripping, beautifully acted film"]
 BATCH_7 = ["the best film of the year", "", "   ", "x " * 3000, "¿dónde está la biblioteca? 😀", "a dull plot", "Ünïcödé"]
 ODD = ["", " \t\n ", "word " * 5000, "ñandú, café, corazón", "🎬🍿😀", "\x00\x01 control"]
 
-# Ops of TensorFlow Text that the TF Serving model server's embedded TF Text
-# (2.12) registers; an export must not need anything else beyond core TF.
-TF_SERVING_TEXT_OPS = {
-    "CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets", "NormalizeUTF8",
-    "SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceDetokenizeOp", "WordpieceTokenizeWithOffsets",
-}
 
 
 def run_fresh(export, batches):
@@ -99,17 +97,96 @@ def rest_body(marker):
     return json.loads(re.search(rf"<!-- rest:{marker} -->\n```json\n(.+?)\n```", README, flags=re.S).group(1))
 
 
+class RestError(ValueError):
+    """What TF Serving answers with HTTP 400 `{"error": ...}`."""
+
+
+def rest_feed(loaded, body):
+    """TF Serving's REST `:predict` mapping of a JSON body onto a signature's inputs (api_rest.md, "Request format").
+
+    Row format, `{"instances": [...]}`: with one signature input each instance
+    is a value of it (the batch is the list); otherwise each instance is an
+    object keyed by input name. Columnar format, `{"inputs": ...}`: an object
+    keyed by input name (or, with one input, the value itself). Exactly one of
+    the two; unknown or missing input names are errors.
+    """
+    name = body.get("signature_name", "serving_default")
+    if name not in loaded.signatures:
+        raise RestError(f"Serving signature name: \"{name}\" not found in signature def")
+    signature = loaded.signatures[name]
+    names = set(signature.structured_input_signature[1])
+    if ("instances" in body) == ("inputs" in body):
+        raise RestError("Missing 'inputs' or 'instances' key" if "inputs" not in body else
+                        "Not both 'instances' and 'inputs' can be specified")
+    if "instances" in body:
+        instances = body["instances"]
+        if not isinstance(instances, list):
+            raise RestError("'instances' must be a list")
+        if len(names) == 1 and not any(isinstance(i, dict) for i in instances):
+            feed = {next(iter(names)): instances}
+        elif all(isinstance(i, dict) for i in instances):
+            keys = {key for i in instances for key in i}
+            feed = {key: [i.get(key) for i in instances] for key in keys}
+        else:
+            raise RestError("Expecting object with named inputs in 'instances'")
+    else:
+        inputs = body["inputs"]
+        if isinstance(inputs, dict):
+            feed = dict(inputs)
+        elif len(names) == 1:
+            feed = {next(iter(names)): inputs}
+        else:
+            raise RestError("'inputs' must name the signature's inputs")
+    unknown, missing = set(feed) - names, names - set(feed)
+    if unknown or missing:
+        raise RestError(f"input tensor alias not found in signature: {sorted(unknown)}; missing: {sorted(missing)}")
+    return signature, feed
+
+
+def rest_predict(loaded, body):
+    signature, feed = rest_feed(loaded, body)
+    outputs = signature(**{key: tf.constant(value, tf.string) for key, value in feed.items()})
+    return {key: value.numpy() for key, value in outputs.items()}
+
+
 def test_readme_rest_requests_fit_the_signature(classifier_export):
-    """TF Serving's row and columnar request formats, as documented, parsed and fed to the signature."""
-    signature = load_for_serving(classifier_export.path).signatures["serving_default"]
-    row = rest_body("row")
-    assert set(row) == {"instances"}
-    by_rows = signature(text=tf.constant(row["instances"]))  # one named input: each instance is its value
-    columnar = rest_body("columnar")
-    assert columnar["signature_name"] in {"serving_default"}
-    by_columns = signature(**{k: tf.constant(v) for k, v in columnar["inputs"].items()})
-    np.testing.assert_allclose(by_rows["probabilities"].numpy(), by_columns["probabilities"].numpy())
-    np.testing.assert_allclose(by_rows["probabilities"].numpy(), keras_reference(classifier_export, row["instances"]), atol=1e-5)
+    """The README's row and columnar bodies are different requests that TF Serving maps onto the same inputs."""
+    loaded = load_for_serving(classifier_export.path)
+    row, columnar = rest_body("row"), rest_body("columnar")
+    input_names = set(loaded.signatures["serving_default"].structured_input_signature[1])
+    assert input_names == {classifier_export.input_name} == {"text"}
+    # Really two formats: row = a list of instances, columnar = inputs keyed by the signature's input name.
+    assert set(row) == {"instances"} and isinstance(row["instances"], list)
+    assert set(columnar) == {"signature_name", "inputs"} and set(columnar["inputs"]) == input_names
+    assert row != columnar and json.dumps(row) != json.dumps(columnar)
+    # Each maps onto the signature's one input, with the same batch ...
+    _, row_feed = rest_feed(loaded, row)
+    _, column_feed = rest_feed(loaded, columnar)
+    assert row_feed == column_feed == {"text": row["instances"]}
+    # ... and gets the same answers, which are the Keras model's.
+    by_rows, by_columns = rest_predict(loaded, row), rest_predict(loaded, columnar)
+    assert set(by_rows) == set(by_columns) == {"probabilities", "label", "label_id"}
+    for key in by_rows:
+        np.testing.assert_array_equal(by_rows[key], by_columns[key])
+    np.testing.assert_allclose(by_rows["probabilities"], keras_reference(classifier_export, row["instances"]), atol=1e-5)
+    assert len(by_rows["label"]) == len(row["instances"]) == 2
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"inputs": {"texts": ["a film"]}}, r"alias not found in signature: \['texts'\]"),
+        ({"instances": [{"sentence": "a film"}]}, r"alias not found in signature: \['sentence'\]"),
+        ({"signature_name": "serving_default", "inputs": {}}, r"missing: \['text'\]"),
+        ({"instances": ["a film"], "inputs": {"text": ["a film"]}}, "Not both"),
+        ({"text": ["a film"]}, "Missing 'inputs' or 'instances'"),
+        ({"signature_name": "predict", "instances": ["a film"]}, r'"predict" not found'),
+    ],
+    ids=["columnar-wrong-name", "row-wrong-name", "columnar-missing-input", "both-formats", "no-format", "no-such-signature"],
+)
+def test_malformed_rest_bodies_are_rejected(classifier_export, body, message):
+    with pytest.raises(RestError, match=message):
+        rest_predict(load_for_serving(classifier_export.path), body)
 
 
 @pytest.mark.parametrize("name", EXPORTS)
@@ -141,8 +218,9 @@ def test_any_unicode_or_bytes_batch_gets_one_answer_per_input(name, request):
 
 @pytest.mark.parametrize("name", EXPORTS)
 def test_only_ops_tf_serving_ships(name, request):
+    """Every non-core op of an export is a TF Text op of the TF Serving release the README names."""
     export = request.getfixturevalue(name)
-    ops = set(custom_ops(export.path))
+    ops = set(custom_ops(export.path, check=True))  # raises on an op TF_SERVING_IMAGE lacks
     assert ops <= TF_SERVING_TEXT_OPS, ops - TF_SERVING_TEXT_OPS
     expected = {  # WordPiece; character tokenizer (core ops only); SentencePiece
         "classifier": {"CaseFoldUTF8", "FastWordpieceTokenizeWithOffsets", "RegexSplitWithOffsets"},
@@ -150,6 +228,44 @@ def test_only_ops_tf_serving_ships(name, request):
         "translator": {"SentencepieceOp", "SentencepieceTokenizeOp", "SentencepieceDetokenizeOp"},
     }[export.kind]
     assert ops == expected
+
+
+def test_custom_ops_check_names_the_ops_tf_serving_lacks(classifier_export, monkeypatch):
+    monkeypatch.setattr(serving_module, "TF_SERVING_TEXT_OPS", TF_SERVING_TEXT_OPS - {"CaseFoldUTF8"})
+    with pytest.raises(ValueError, match=rf"{re.escape(TF_SERVING_IMAGE)} does not have.*\['CaseFoldUTF8'\]"):
+        custom_ops(classifier_export.path, check=True)
+    assert "CaseFoldUTF8" in custom_ops(classifier_export.path)  # without `check`: just the list
+
+
+def test_tf_serving_text_ops_are_tensorflow_text_ops():
+    """The list copied from TF Text's sources names real ops: those the installed wheel registers, plus the
+    two mobile SentencePiece ops that TF Serving's `ops_lib` links and the wheel does not build."""
+    code = (
+        "import json, tensorflow as tf\n"
+        "from tensorflow.python.client import pywrap_tf_session as c\n"
+        "from tensorflow.core.framework import op_def_pb2\n"
+        "def ops():\n"
+        "    found = op_def_pb2.OpList()\n"
+        "    found.ParseFromString(c.TF_GetBuffer(c.TF_GetAllOpList()))\n"
+        "    return {op.name for op in found.op}\n"
+        "core = ops()\n"
+        "import tensorflow_text\n"
+        "print(json.dumps(sorted(ops() - core)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    wheel_ops = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    mobile = {"TFSentencepieceTokenizeOp", "TFSentencepieceDetokenizeOp"}
+    assert TF_SERVING_TEXT_OPS - mobile <= wheel_ops, (TF_SERVING_TEXT_OPS - mobile) - wheel_ops
+    assert len(TF_SERVING_TEXT_OPS) == 40
+
+
+def test_readme_names_the_checked_tf_serving_image():
+    section = README.split("## Serving with TF Serving")[1].split("\n## ")[0]
+    assert TF_SERVING_IMAGE == "tensorflow/serving:2.21.0" == f"tensorflow/serving:{tf_serving.TF_SERVING_RELEASE}"
+    assert f"  {TF_SERVING_IMAGE}\n" in section  # the docker run line
+    assert re.search(r"\btensorflow/serving\s*$", section, flags=re.M) is None  # no untagged image
+    assert tf_serving.TF_SERVING_NIGHTLY_IMAGE in section
 
 
 def test_translator_beam_signature_matches_keras_beam_search(translator_export):
@@ -282,3 +398,99 @@ def _assert_greedy_under_keras(export, strings, max_new_tokens, relative=2**-5):
                                                                          step[tokens[row, position]])
             checked += 1
     assert checked == len(strings) * max_new_tokens
+
+
+# ------------------------------------------------------------------ language model: long prompts
+def test_long_prompts_keep_their_last_tokens_in_both_signatures(language_model_export):
+    """A prompt longer than the prompt window keeps its most recent tokens, by text and by token ids alike."""
+    export = language_model_export
+    tokenizer, loaded = export.tokenizers["tokenizer"], load_for_serving(export.path)
+    window = export.model.max_length - 16  # max_new_tokens=16 in conftest
+    long_prompt = "the slings and arrows of outrageous fortune,\nor to take arms against a sea"
+    prompts = [long_prompt, "to be"]
+    ids = [np.asarray(row, "int32") for row in tokenizer(prompts)]
+    assert len(ids[0]) > window + 10 and np.all(ids[0] != 0)
+    padded = np.zeros((2, len(ids[0])), "int32")  # right-padded, wider than the window
+    for i, row in enumerate(ids):
+        padded[i, : len(row)] = row
+
+    by_ids = loaded.signatures["token_ids"](prompt_ids=tf.constant(padded))
+    tokens, lengths = by_ids["token_ids"].numpy(), by_ids["prompt_lengths"].numpy()
+    assert lengths.tolist() == [window, len(ids[1])]
+    np.testing.assert_array_equal(tokens[0, :window], ids[0][-window:])  # the LAST tokens, not the first
+    np.testing.assert_array_equal(tokens[1, : len(ids[1])], ids[1])
+
+    by_text = loaded.signatures["serving_default"](prompt=tf.constant(prompts))
+    continuation = np.where(np.arange(tokens.shape[1])[None, :] >= lengths[:, None], tokens, 0)
+    assert _texts(by_text["continuation"].numpy()) == _texts(text.decode(tokenizer, continuation))
+    assert _texts(by_text["text"].numpy()) == _texts(text.decode(tokenizer, tokens))
+    assert _texts(by_text["text"].numpy()) == keras_reference(export, prompts)  # and the Keras model agrees
+
+
+def test_token_ids_signature_takes_narrow_and_empty_batches(language_model_export):
+    signature = load_for_serving(language_model_export.path).signatures["token_ids"]
+    out = signature(prompt_ids=tf.zeros([2, 0], tf.int32))  # no columns at all: two empty prompts
+    assert out["prompt_lengths"].numpy().tolist() == [1, 1]
+    assert signature(prompt_ids=tf.zeros([0, 5], tf.int32))["token_ids"].shape[0] == 0
+
+
+# ------------------------------------------------------------------ overwriting a version safely
+def _version_state(folder):
+    pb = folder / "saved_model.pb"
+    return pb.read_bytes(), os.path.getmtime(pb)
+
+
+def test_a_failed_overwrite_keeps_the_old_version(classifier_export, tmp_path, monkeypatch):
+    """The new version is moved in after the old one is renamed aside; if that move fails, the old one is back."""
+    model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
+    endpoints = classifier_endpoints(model, tokenizer, ["negative", "positive"])
+    first = export_for_serving(model, tmp_path / "m", endpoints)
+    before = _version_state(first)
+    real_replace, calls = os.replace, []
+
+    def replace(src, dst):
+        calls.append((pathlib.Path(src).name, pathlib.Path(dst).name))
+        if pathlib.Path(dst) == first and pathlib.Path(src).name == "model":  # the new version moving in
+            raise OSError("disk full (simulated)")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="simulated"):
+        export_for_serving(model, tmp_path / "m", endpoints, version=1, overwrite=True)
+    monkeypatch.undo()
+    aside = calls[0][1]
+    assert calls[0][0] == "1" and re.fullmatch(r"\.1\.old-[0-9a-f]+", aside)  # renamed aside first ...
+    assert calls[1] == ("model", "1") and calls[2] == (aside, "1")  # ... the move in failed, so it came back
+    assert _version_state(first) == before
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1"]  # no aside or staging folder left
+    served = load_for_serving(tmp_path / "m").signatures["serving_default"](text=tf.constant(BATCH_1))
+    np.testing.assert_allclose(served["probabilities"].numpy(), keras_reference(classifier_export, BATCH_1), atol=1e-5)
+
+
+def test_an_overwrite_interrupted_between_the_moves_loses_nothing(classifier_export, tmp_path, monkeypatch):
+    """If the process dies after renaming the old version aside, the old version waits there and comes back."""
+    model, tokenizer = classifier_export.model, classifier_export.tokenizers["tokenizer"]
+    endpoints = classifier_endpoints(model, tokenizer)
+    first = export_for_serving(model, tmp_path / "m", endpoints)
+    before = _version_state(first)
+    real_replace = os.replace
+
+    class Killed(BaseException):  # like SIGKILL: nothing after it runs
+        pass
+
+    def replace(src, dst):  # the move in and the move back both fail, as if the process had died
+        if pathlib.Path(dst) == first and pathlib.Path(src).name != "1":
+            raise Killed
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(Killed):
+        export_for_serving(model, tmp_path / "m", endpoints, version=1, overwrite=True)
+    monkeypatch.undo()
+    asides = [p for p in (tmp_path / "m").iterdir() if p.name.startswith(".1.old-")]
+    assert not first.exists() and len(asides) == 1  # TF Serving sees no version 1 (dot folder, not an integer) ...
+    assert (asides[0] / "saved_model.pb").read_bytes() == before[0]  # ... but nothing is lost
+    assert next_version(tmp_path / "m") == 1
+    second = export_for_serving(model, tmp_path / "m", endpoints)  # the next export puts it back first
+    assert second.name == "2" and _version_state(first) == before
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["1", "2"]

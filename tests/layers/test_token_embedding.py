@@ -241,3 +241,42 @@ def test_reverse_call_is_the_tied_output_projection():
     np.testing.assert_allclose(logits, hidden @ table.T, atol=1e-5)
     symbolic = layer(keras.Input(shape=(None, 4)), reverse=True)
     assert tuple(symbolic.shape) == (None, None, 11)
+
+
+# ---------------------------------------------------- float ids (keras.Input defaults to float32)
+@pytest.mark.parametrize("positional", POSITIONALS)
+def test_float_ids_are_masked_like_int_ids(positional):
+    """`keras.Input(shape=(None,))` is float32: its padding is masked too, and attention skips it."""
+    keras.utils.set_random_seed(3)
+    from kerasformers.layers import TransformerEncoderLayer
+
+    embed = make(positional, mask_zero=True)()
+    inputs = keras.Input(shape=(None,))  # float32, as most users write it
+    assert keras.backend.standardize_dtype(inputs.dtype) == "float32"
+    embedded = embed(inputs)
+    encoded = TransformerEncoderLayer(num_heads=2, hidden_dim=16)(embedded)
+    model = keras.Model(inputs, [encoded, keras.layers.GlobalAveragePooling1D()(embedded)])
+
+    padded = PADDED.astype("float32")
+    np.testing.assert_array_equal(to_numpy(embed.compute_mask(padded)), PADDED != 0)
+    out, pooled = (to_numpy(t) for t in model(padded))
+    # The mask reached the next layers: the pooling averages real tokens only ...
+    values = to_numpy(embed(padded))
+    keep = (PADDED != 0)[..., None].astype("float32")
+    np.testing.assert_allclose(pooled, (values * keep).sum(1) / keep.sum(1), rtol=1e-5, atol=1e-6)
+    # ... and real positions attend to real positions only: the same as without any padding.
+    for row, ids in enumerate(PADDED):
+        length = int((ids != 0).sum())
+        alone, _ = model(ids[None, :length].astype("float32"))
+        np.testing.assert_allclose(out[row, :length], to_numpy(alone)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_float_ids_give_the_same_embeddings_as_int_ids():
+    layer = built(mask_zero=True)
+    np.testing.assert_allclose(to_numpy(layer(PADDED.astype("float32"))), to_numpy(layer(PADDED)), atol=1e-7)
+
+
+def test_reverse_call_adds_no_mask():
+    layer = built(mask_zero=True)
+    hidden = np.zeros((2, 3, DIM), "float32")  # all zeros: a "padding" test on hidden states would mask them all
+    assert layer.compute_mask(hidden) is None

@@ -78,6 +78,9 @@ def test_archive_member_checksum(monkeypatch, tmp_path):
     monkeypatch.setattr(keras.utils, "get_file", _fake_get_file(archive))
     with pytest.raises(DownloadError, match="SHA-256"):
         downloads.get_tatoeba(shared_dir=tmp_path / "none")
+    assert not archive.exists()  # forgotten, so that the next get_file downloads it again
+    with zipfile.ZipFile(archive, "w") as z:  # the new download
+        z.writestr("spa-eng/spa.txt", content)
     good = downloads.Dataset(**{**downloads.TATOEBA.__dict__,
                                 "member_sha256": {"pairs": hashlib.sha256(content).hexdigest()}})
     monkeypatch.setattr(downloads, "TATOEBA", good)
@@ -102,3 +105,44 @@ def test_pinned_hashes_match_the_shared_copies():
     assert downloads._sha256(spa) == downloads.TATOEBA.member_sha256["pairs"]
     text = shared / downloads.SHAKESPEARE.shared["file"]
     assert downloads._sha256(text) == downloads.SHAKESPEARE.file_hash
+
+
+def _zip_bytes(member, content):
+    import io
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as z:
+        z.writestr(member, content)
+    return buffer.getvalue()
+
+
+def test_failed_member_checksum_forgets_the_cached_archive_so_a_retry_downloads_again(monkeypatch, tmp_path):
+    """Like keras.utils.get_file: a cached file without a pinned hash is returned as it is, else downloaded."""
+    good, corrupt = b"Go.\tVe.\n", b"Go.\tVe.\ntruncated"
+    cache = tmp_path / "datasets"
+    cache.mkdir()
+    archive = cache / "spa-eng.zip"
+    archive.write_bytes(_zip_bytes("spa-eng/spa.txt", corrupt))  # a bad copy already in the cache
+    downloads_made = []
+
+    def get_file(fname, origin, file_hash=None, cache_dir=None):
+        target = cache / fname
+        if not target.exists():  # file_hash is None: only a missing file is downloaded
+            downloads_made.append(origin)
+            target.write_bytes(_zip_bytes("spa-eng/spa.txt", good))
+        return str(target)
+
+    monkeypatch.setattr(keras.utils, "get_file", get_file)
+    pinned = downloads.Dataset(**{**downloads.TATOEBA.__dict__, "member_sha256": {"pairs": hashlib.sha256(good).hexdigest()}})
+    monkeypatch.setattr(downloads, "TATOEBA", pinned)
+
+    with pytest.raises(DownloadError, match="SHA-256") as error:
+        downloads.get_tatoeba(shared_dir=tmp_path / "none")
+    assert not archive.exists()  # the cached zip is gone ...
+    assert not list(cache.rglob("spa.txt"))  # ... and so is what was extracted from it
+    assert "were deleted" in str(error.value) and "Delete it to retry" not in str(error.value)
+    assert downloads_made == []
+
+    path = downloads.get_tatoeba(shared_dir=tmp_path / "none")  # the retry the message promises
+    assert downloads_made == [downloads.TATOEBA.url]
+    assert path.read_bytes() == good
