@@ -1,5 +1,6 @@
 """The task example scripts, end to end on a few steps of small data (generated, or ../shared/data in slow tests)."""
 
+import json
 import pathlib
 
 import pytest
@@ -20,8 +21,8 @@ def test_translate_example(run_of, capsys):
     result = run.result
     assert result.task == "translation" and result.run_dir == run.run_dir
     assert set(result.plots) == {"training_curves", "attention"} and all(p.is_file() for p in result.plots.values())
-    assert 0.0 <= result.metrics["bleu"] <= 100.0 and 0.0 <= result.metrics["exact_match"] <= 1.0
-    assert "val_loss" in result.metrics
+    assert json.loads((run.run_dir / "task.json").read_text())["metrics"] == pytest.approx(result.metrics)
+    assert set(result.metrics) == {"bleu", "exact_match", "val_loss", "val_accuracy"}  # learning: test_demo_learning
     assert (result.export_path / "saved_model.pb").is_file() and result.export_path == run.export_dir / "1"
     assert result.model_path.is_file() and (run.run_dir / "tokenizers" / "source" / "tokenizer.json").is_file()
     assert _events(run.run_dir / "logs" / "train") and _events(run.run_dir / "logs" / "samples")
