@@ -5,20 +5,26 @@ Three greedy decoders of the same size (4 layers, d_model 256, 4 heads, d_ff
 length 640), all randomly initialised and XLA-compiled on TensorFlow:
 
 - ours, cached: `kerasformers.generation.generate` (key/value cache).
-- ours, uncached: the same loop with `use_cache=False` (every step re-runs the
-  decoder over the whole fixed-size buffer).
+- ours, uncached: the same loop with `use_cache=False`: at every step a fresh,
+  empty key/value cache is filled by one decoder pass over the whole buffer but
+  its last position (prompt + new-token slots - 1 positions, a static shape, so
+  slots not generated yet are computed too), then the token before the next
+  position runs once more against it for the logits; nothing is reused between
+  steps (`kerasformers.generation.decoding`).
 - keras_hub: `keras_hub.models.GPT2CausalLM` on a `GPT2Backbone`, called with
   preprocessed `{"token_ids", "padding_mask"}` and `preprocessor=None`,
   compiled with `jit_compile=True` (Keras's default turns XLA off on CPU-only
   machines).
 
-For each batch size and number of new tokens: one warm-up call (tracing and
-compilation) is excluded, then the median of `--runs` timed calls.
-tokens/second = batch * new tokens / seconds. Prints a markdown table.
+For each batch size and number of new tokens: one warm-up call each (tracing
+and compilation, not timed), then the decoders alternate for `--runs` rounds
+(default 5) of one timed call each. tokens/second = batch * new tokens / median
+seconds; the ratios are min–median–max over rounds of the per-round ratios.
+Prints a markdown table.
 
 Usage:
-    python benchmarks/generation.py            # batch 1, 8 x 32, 128, 512 new tokens
-    python benchmarks/generation.py --quick    # batch 1, 8 x 32, 128 new tokens
+    python benchmarks/generation.py            # batch 1, 8 x 32, 128, 512 new tokens, 5 rounds (~4-5 min)
+    python benchmarks/generation.py --quick    # batch 1, 8 x 32, 128 new tokens, 2 rounds (a smoke run)
 """
 
 import argparse
@@ -66,31 +72,49 @@ def build_models():
     return ours, hub
 
 
-def median_seconds(call, runs):
-    call()  # warm-up: tracing and XLA compilation
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def seconds_of(call):
+    start = time.perf_counter()
+    call()
+    return time.perf_counter() - start
+
+
+def alternate_calls(calls, rounds):
+    """One warm-up call each (tracing, XLA compilation), then `rounds` rounds of one timed call each, in turn
+    (A B C A B C ...): {name: [seconds per round]}."""
+    for call in calls.values():
         call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times = {name: [] for name in calls}
+    for _ in range(rounds):
+        for name, call in calls.items():
+            times[name].append(seconds_of(call))
+    return times
+
+
+def ratio_text(numerator, denominator):
+    """min–median–max over rounds of the per-round speed ratio (speed = 1 / seconds)."""
+    ratios = [d / n for n, d in zip(numerator, denominator)]
+    return f"{min(ratios):.2f}–**{statistics.median(ratios):.2f}**–{max(ratios):.2f}x"
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="only 32 and 128 new tokens")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per setting (median)")
+    parser.add_argument("--quick", action="store_true", help="only 32 and 128 new tokens, 2 rounds (a smoke run)")
+    parser.add_argument("--runs", type=int, default=None, help="timed rounds per setting (default 5; quick 2)")
     parser.add_argument("--prompt-length", type=int, default=16)
     parser.add_argument("--uncached-max-tokens", type=int, default=1024,
                         help="skip uncached decoding where batch x new tokens exceeds this (batch 8 x 512: "
-                             "each call re-runs the whole 640-token buffer 512 times, about 4 minutes here)")
+                             "each call runs the decoder over the 527-position buffer (prompt 16 + 512 - 1) at "
+                             "each of its 512 steps, minutes on 2 cores)")
     args = parser.parse_args()
+    args.runs = args.runs or (2 if args.quick else 5)
     if keras.backend.backend() != "tensorflow":
         raise SystemExit("This benchmark compares XLA-compiled decoders: run it with KERAS_BACKEND=tensorflow.")
 
     ours, hub = build_models()
     print(f"parameters: ours {ours.count_params():,}, keras_hub GPT-2 {hub.count_params():,}; "
           f"keras_hub jit_compile={hub.jit_compile}")
+    if args.runs < 5:
+        print(f"NOTE: {args.runs} rounds, fewer than 5: a smoke run, not a documented result.")
     batches = (1, 8)
     new_tokens = (32, 128) if args.quick else (32, 128, 512)
     rng = np.random.default_rng(0)
@@ -103,26 +127,29 @@ def main():
                 "token_ids": np.pad(prompt, ((0, 0), (0, count))),
                 "padding_mask": np.arange(length)[None, :].repeat(batch, 0) < args.prompt_length,
             }
-            cached = median_seconds(lambda: generate(ours, prompt, count), args.runs)
+            calls = {"cached": lambda: generate(ours, prompt, count)}
             if batch * count <= args.uncached_max_tokens:
-                uncached = median_seconds(lambda: generate(ours, prompt, count, use_cache=False), args.runs)
-            else:
-                uncached = float("nan")
-            reference = median_seconds(lambda: hub.generate(hub_inputs, stop_token_ids=None), args.runs)
-            speeds = [batch * count / s for s in (cached, uncached, reference)]  # NaN stays NaN
-            rows.append((f"batch {batch}, {count} new tokens", *speeds))
+                calls["uncached"] = lambda: generate(ours, prompt, count, use_cache=False)
+            calls["keras_hub"] = lambda: hub.generate(hub_inputs, stop_token_ids=None)
+            times = alternate_calls(calls, args.runs)
+            speeds = {name: batch * count / statistics.median(t) for name, t in times.items()}
+            rows.append((f"batch {batch}, {count} new tokens", speeds, times))
             print(f"  done: batch {batch}, {count} new tokens", flush=True)
 
     print()
-    print(f"Greedy decoding, prompt length {args.prompt_length}, median of {args.runs} runs after a warm-up call "
-          f"(TensorFlow {__import__('tensorflow').__version__}, XLA, {os.cpu_count()} CPU cores).")
+    print(f"Greedy decoding, prompt length {args.prompt_length}; after one warm-up call each, the three decoders "
+          f"alternate for {args.runs} rounds of one call; tok/s: median over rounds; ratios: min–**median**–max "
+          f"of the per-round ratios (TensorFlow {__import__('tensorflow').__version__}, XLA, {os.cpu_count()} CPU "
+          "cores).")
     print()
     print("| setting | ours cached tok/s | ours uncached tok/s | keras_hub tok/s | cached/uncached | cached/keras_hub |")
     print("|---|---:|---:|---:|---:|---:|")
-    for setting, cached, uncached, reference in rows:
-        skipped = uncached != uncached  # NaN: not measured
-        print(f"| {setting} | {cached:,.0f} | {'skipped' if skipped else f'{uncached:,.0f}'} | {reference:,.0f} | "
-              f"{'—' if skipped else f'{cached / uncached:.2f}x'} | {cached / reference:.2f}x |")
+    for setting, speeds, times in rows:
+        measured = "uncached" in speeds
+        uncached = f"{speeds['uncached']:,.0f}" if measured else "skipped"
+        cached_over_uncached = ratio_text(times["cached"], times["uncached"]) if measured else "—"
+        print(f"| {setting} | {speeds['cached']:,.0f} | {uncached} | {speeds['keras_hub']:,.0f} | "
+              f"{cached_over_uncached} | {ratio_text(times['cached'], times['keras_hub'])} |")
 
 
 if __name__ == "__main__":

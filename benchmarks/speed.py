@@ -1,46 +1,46 @@
-"""Training throughput of kerasformers blocks against keras_hub and plain Keras, in one run.
+"""Training throughput of kerasformers blocks against keras_hub (and plain Keras), in one run.
 
-Three architectures (encoder stack, decoder-only stack, encoder-decoder), each
-built three ways with identical sizes, data, optimizer and dropout:
+Architectures (encoder stack, decoder-only stack; encoder-decoder with
+``--archs``), each built with identical sizes, data, optimizer and dropout:
 
 - ``ours``      kerasformers.layers.TokenAndPositionEmbedding + TransformerEncoderLayer /
                 TransformerDecoderLayer;
 - ``keras_hub`` keras_hub.layers.TokenAndPositionEmbedding + TransformerEncoder /
                 TransformerDecoder;
-- ``keras_mha`` blocks from keras.layers.MultiHeadAttention + Add + LayerNormalization +
-                Dense FFN, as in the TensorFlow "Neural machine translation with a
-                Transformer" tutorial (post-LN; causal self-attention with
-                ``use_causal_mask=True``; cross-attention ``mha(query, key, value)``).
+- ``keras_mha`` (``--keras-mha``) blocks from keras.layers.MultiHeadAttention + Add +
+                LayerNormalization + Dense FFN, as in the TensorFlow "Neural machine
+                translation with a Transformer" tutorial (post-LN; causal self-attention
+                with ``use_causal_mask=True``; cross-attention ``mha(query, key, value)``).
 
-The two first are also built under the ``mixed_bfloat16`` dtype policy (``ours@bf16``,
-``keras_hub@bf16``): this CPU has AVX512-BF16 units and TensorFlow's oneDNN matmuls
-run about twice as fast in bfloat16 (the peak section measures it).
+The headline is implementation against implementation at the same precision:
+``ours / keras_hub`` in float32 (and in bfloat16). ``ours`` and ``keras_hub`` are also
+built under the ``mixed_bfloat16`` dtype policy (``ours@bf16``, ``keras_hub@bf16``) when
+this CPU has bfloat16 units (AVX512-BF16 or AMX: ``kerasformers.training.fast_bfloat16``;
+``--bf16 on`` forces them): mixed precision against float32 is a separate, labelled table,
+a precision setting rather than an implementation gain.
 
 Measured with ``model.fit`` (forward + backward + Adam step) on synthetic token ids
-from a ``tf.data`` pipeline, with ``jit_compile=False``: on this CPU TensorFlow's own
-(oneDNN) kernels are faster than XLA's, and XLA's CPU backend gains nothing from
-bfloat16; it is also Keras' default on a machine without a GPU. Each comparison
+from a ``tf.data`` pipeline, with ``jit_compile=False`` (Keras' default on a machine
+without a GPU; ``--sections xla`` adds a jit_compile=True comparison). Each comparison
 (size × architecture) runs in a fresh process: every model first runs an untimed
 warm-up epoch (tracing); then the candidates run one untimed round of one step each
 (the first step of a model after the others ran is slow), then alternate
-(A B C D E A B C D E ...) for R timed rounds of a fixed number of steps, timed from the
-first batch's start to the last batch's end. Ratios are medians of per-round ratios.
-Also measures the machine's fp32 and bf16 matmul peaks (at the start and the end; the
-best is used), the achieved fraction of them, and how our encoder scales with sequence
-length (each length in a fresh process, for its peak memory).
+(A B C D A B C D ...) for 5 timed rounds of 5 steps, each round timed from the first
+batch's start to the last batch's end. Ratios: per round, then min–median–max over
+rounds. Also measures the machine's fp32 (and bf16) matmul peaks at the start and the
+end (the best is used) and the achieved fraction of them.
 
 Run it on a quiet machine: on 2 cores, other processes easily halve the
 throughput and make single rounds jump by 2x; the script prints the load average.
 
 Usage (from the repository root)::
 
-    python benchmarks/speed.py --quick            # size S only, few steps (~5 min quiet)
-    python benchmarks/speed.py --json speed.json  # full run: S and M (~13-14 min on a quiet 2-core CPU)
-
-Sections of the full run: matmul peaks; S × encoder/decoder/seq2seq; the length sweep;
-M × encoder/decoder/seq2seq (3 rounds, or 2 if the projection from the S runs overruns
-`--budget-minutes`, 14); then, while the budget allows, jit_compile=True for ours vs
-keras_hub at size S, float32 (encoder, decoder); the matmul peaks again.
+    python benchmarks/speed.py --json speed.json   # documented run: S and M, encoder and decoder (~13 min
+                                                   # on the quiet 2-core AVX512-BF16 machine; ~8 without bf16)
+    python benchmarks/speed.py --quick             # smoke run: S encoder, 3 rounds of 2 steps (not a result)
+    python benchmarks/speed.py --sizes S --archs seq2seq --keras-mha   # encoder-decoder, plain-Keras blocks too
+    python benchmarks/speed.py --sections lengths  # sequence-length sweep of our encoder (~3 min)
+    python benchmarks/speed.py --sections xla      # jit_compile=True, ours vs keras_hub, size S (~3 min)
 """
 
 import argparse
@@ -85,10 +85,21 @@ SIZES = {
 }
 ARCHS = ("encoder", "decoder", "seq2seq")
 BF16 = "@bf16"  # candidate suffix: the same build under the `mixed_bfloat16` dtype policy
-IMPLS = ("ours", "keras_hub", "keras_mha", "ours" + BF16, "keras_hub" + BF16)
-# (numerator, denominator) throughput ratios reported for every comparison
-RATIOS = (("ours", "keras_hub"), ("ours", "keras_mha"), ("ours" + BF16, "keras_hub" + BF16),
-          ("ours" + BF16, "keras_hub"), ("ours" + BF16, "ours"))
+# (numerator, denominator) throughput ratios reported for every comparison that has both candidates.
+# Same precision (the headline): implementation against implementation.
+SAME_PRECISION = (("ours", "keras_hub"), ("ours" + BF16, "keras_hub" + BF16), ("ours", "keras_mha"))
+# Mixed precision against float32: a precision setting, reported apart from the headline.
+PRECISION_GAINS = (("ours" + BF16, "keras_hub"), ("ours" + BF16, "ours"), ("keras_hub" + BF16, "keras_hub"))
+RATIOS = SAME_PRECISION + PRECISION_GAINS
+TARGET = 1.15  # issue #7: ours / keras_hub >= 1.15 on the encoder and decoder configurations
+
+
+def candidates(args):
+    """The implementations of a comparison, in their alternation order."""
+    impls = ["ours", "keras_hub"] + (["keras_mha"] if args.keras_mha else [])
+    if args.use_bf16:
+        impls += ["ours" + BF16, "keras_hub" + BF16]
+    return tuple(impls)
 LENGTHS = (64, 128, 256, 512, 1024)
 LENGTH_TOKENS = 4096  # batch = LENGTH_TOKENS // length in the length sweep
 
@@ -108,55 +119,63 @@ FLOPS_NOTE = (
 # ------------------------------------------------------------------ arguments
 
 
-# Default (rounds, timed steps per round) per section, chosen so that the full run
-# stays under 15 minutes on a quiet 2-core CPU; building and tracing (~7-35 s per
-# model, five models per comparison) is a large share of it.
-PLAN = {"S": (3, 1), "M": (3, 1), "lengths": (2, 1)}
-QUICK_PLAN = {"S": (3, 1), "M": (2, 1), "lengths": (1, 1)}
+# (rounds, timed steps per round) per section. The documented figures need at least
+# MIN_ROUNDS rounds of MIN_STEPS steps; the quick smoke run uses fewer and says so.
+MIN_ROUNDS, MIN_STEPS = 5, 5
+PLAN = {"S": (5, 5), "M": (5, 5), "lengths": (5, 2), "xla": (5, 5)}
+QUICK_PLAN = {"S": (3, 2), "M": (3, 2), "lengths": (2, 1), "xla": (3, 2)}
+SECTIONS = ("main", "lengths", "xla")
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="size S only, fewer rounds/steps (a smoke run)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: size S, encoder, 3 rounds of 2 steps, small matmul peak (not a result)")
     parser.add_argument("--json", metavar="PATH", help="also write the raw numbers to this JSON file")
-    parser.add_argument("--rounds", type=int,
-                        help="alternation rounds per comparison, for every section (default: S 3, M 3 or 2 "
-                             "by the budget, lengths 2; quick: S 3, M 2, lengths 1)")
+    parser.add_argument("--sections", default="main",
+                        help="comma-separated, from " + ",".join(SECTIONS) + " (default main: the comparisons)")
+    parser.add_argument("--rounds", type=int, help=f"alternation rounds per comparison (default {MIN_ROUNDS})")
     parser.add_argument("--steps", type=int,
-                        help="timed training steps per candidate per round (default 1)")
+                        help=f"timed training steps per candidate per round (default {MIN_STEPS}; length sweep 2)")
     parser.add_argument("--warmup-steps", type=int, default=1,
                         help="steps of each model's untimed warm-up epoch (tracing, XLA compilation if any), default 1; "
                              "it is followed by one untimed round of 1 step per candidate (2 steps in the "
                              "single-model length sweep)")
     parser.add_argument("--sizes", default=None, help="comma-separated, from S,M (default S,M; quick S)")
-    parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated, from " + ",".join(ARCHS))
-    parser.add_argument("--no-xla", action="store_true", help="skip the optional jit_compile=True comparison")
-    parser.add_argument("--no-lengths", action="store_true", help="skip the sequence-length sweep")
-    parser.add_argument("--budget-minutes", type=float, default=None,
-                        help="time budget of the run: the M comparisons drop to 2 rounds and the optional "
-                             "jit_compile=True section is skipped when projections overrun it "
-                             "(default 14; quick: no limit)")
+    parser.add_argument("--archs", default=None,
+                        help="comma-separated, from " + ",".join(ARCHS) + " (default encoder,decoder: the target's "
+                             "configurations; quick encoder)")
+    parser.add_argument("--keras-mha", action="store_true", help="add the plain-Keras (MultiHeadAttention) blocks")
+    parser.add_argument("--bf16", choices=("auto", "on", "off"), default="auto",
+                        help="mixed_bfloat16 candidates: auto (default) runs them where the CPU has bfloat16 units "
+                             "(kerasformers.training.fast_bfloat16), on / off forces")
     parser.add_argument("--matmul-n", type=int, default=None,
                         help="matrix size of the peak measurement (4096; quick 2048)")
     parser.add_argument("--_length-worker", type=int, dest="length_worker", help=argparse.SUPPRESS)
     parser.add_argument("--_group-worker", dest="group_worker", help=argparse.SUPPRESS)  # SIZE:ARCH:JIT:IMPL,IMPL
     args = parser.parse_args(argv)
     args.sizes = (args.sizes or ("S" if args.quick else "S,M")).split(",")
-    args.archs = args.archs.split(",")
+    args.archs = (args.archs or ("encoder" if args.quick else "encoder,decoder")).split(",")
+    args.sections = args.sections.split(",")
     args.matmul_n = args.matmul_n or (2048 if args.quick else 4096)
-    if args.budget_minutes is None and not args.quick:
-        args.budget_minutes = 14.0
     for size in args.sizes:
         if size not in SIZES:
             parser.error(f"unknown size {size!r}; known: {', '.join(SIZES)}")
     for arch in args.archs:
         if arch not in ARCHS:
             parser.error(f"unknown architecture {arch!r}; known: {', '.join(ARCHS)}")
+    for section in args.sections:
+        if section not in SECTIONS:
+            parser.error(f"unknown section {section!r}; known: {', '.join(SECTIONS)}")
     return args
 
 
+def below_minimum(rounds, steps):
+    return rounds < MIN_ROUNDS or steps < MIN_STEPS
+
+
 def plan(args, section):
-    """(rounds, steps) of a section ("S", "M" or "lengths"), after --rounds / --steps."""
+    """(rounds, steps) of a section ("S", "M", "lengths" or "xla"), after --rounds / --steps."""
     rounds, steps = (QUICK_PLAN if args.quick else PLAN)[section]
     return args.rounds or rounds, args.steps or steps
 
@@ -257,8 +276,8 @@ def make_embedding(impl, length, dim, name):
     return _keras_layers()[0](VOCAB, length, dim, name=name)
 
 
-def make_block(impl, kind, cfg, name, cross_attention=False):
-    """One post-LN block, relu FFN, dropout 0.1 (residual branches and attention probabilities)."""
+def make_block(impl, kind, cfg, name, cross_attention=False, dropout=DROPOUT):
+    """One post-LN block, relu FFN, `dropout` (default 0.1) on residual branches and attention probabilities."""
     import keras_hub
 
     import kerasformers as kf
@@ -266,28 +285,28 @@ def make_block(impl, kind, cfg, name, cross_attention=False):
     d, h, ff = cfg["model_dim"], cfg["num_heads"], cfg["hidden_dim"]
     if impl == "ours":
         cls = kf.layers.TransformerEncoderLayer if kind == "encoder" else kf.layers.TransformerDecoderLayer
-        return cls(num_heads=h, hidden_dim=ff, dropout=DROPOUT, activation="relu", normalize_first=False,
+        return cls(num_heads=h, hidden_dim=ff, dropout=dropout, activation="relu", normalize_first=False,
                    layer_norm_epsilon=EPSILON, name=name)
     if impl == "keras_hub":
         cls = keras_hub.layers.TransformerEncoder if kind == "encoder" else keras_hub.layers.TransformerDecoder
-        return cls(intermediate_dim=ff, num_heads=h, dropout=DROPOUT, activation="relu", normalize_first=False,
+        return cls(intermediate_dim=ff, num_heads=h, dropout=dropout, activation="relu", normalize_first=False,
                    layer_norm_epsilon=EPSILON, name=name)
     _, encoder_layer, decoder_layer = _keras_layers()
     if kind == "encoder":
-        return encoder_layer(d, h, ff, DROPOUT, name=name)
-    return decoder_layer(d, h, ff, DROPOUT, cross_attention, name=name)
+        return encoder_layer(d, h, ff, dropout, name=name)
+    return decoder_layer(d, h, ff, dropout, cross_attention, name=name)
 
 
-def build_model(impl, arch, cfg, length=None):
+def build_model(impl, arch, cfg, length=None, dropout=DROPOUT):
     """Returns (model, non-embedding parameter count P). `impl` may end in BF16: built under `mixed_bfloat16`."""
     from kerasformers.training import dtype_policy
 
     base, bf16 = impl.removesuffix(BF16), impl.endswith(BF16)
     with dtype_policy("mixed_bfloat16" if bf16 else "float32"):
-        return _build_model(base, arch, cfg, length)
+        return _build_model(base, arch, cfg, length, dropout)
 
 
-def _build_model(impl, arch, cfg, length=None):
+def _build_model(impl, arch, cfg, length=None, dropout=DROPOUT):
     import keras
 
     length = length or cfg["length"]
@@ -303,17 +322,17 @@ def _build_model(impl, arch, cfg, length=None):
         ids = keras.Input(shape=(length,), dtype="int32", name="token_ids")
         inputs, x = ids, embed(ids, "embedding")
         for i in range(n):
-            x = make_block(impl, arch, cfg, f"{arch}_{i}")(x)
+            x = make_block(impl, arch, cfg, f"{arch}_{i}", dropout=dropout)(x)
     else:
         source = keras.Input(shape=(length,), dtype="int32", name="source_ids")
         target = keras.Input(shape=(length,), dtype="int32", name="target_ids")
         inputs = {"source_ids": source, "target_ids": target}
         context = embed(source, "source_embedding")
         for i in range(n):
-            context = make_block(impl, "encoder", cfg, f"encoder_{i}")(context)
+            context = make_block(impl, "encoder", cfg, f"encoder_{i}", dropout=dropout)(context)
         x = embed(target, "target_embedding")
         for i in range(n):
-            x = make_block(impl, "decoder", cfg, f"decoder_{i}", cross_attention=True)(x, context)
+            x = make_block(impl, "decoder", cfg, f"decoder_{i}", cross_attention=True, dropout=dropout)(x, context)
     logits = keras.layers.Dense(VOCAB, name="output_projection")(x)  # (batch, length, vocab)
     model = keras.Model(inputs, logits, name=f"{impl}_{arch}")
     params = model.count_params() - sum(layer.count_params() for layer in embeddings)
@@ -381,7 +400,7 @@ def compare(arch, size, cfg, impls, jit_compile, args):
     """Builds, warms up and alternates `impls` for one architecture. Returns a result dict."""
     import keras
 
-    rounds, steps = plan(args, size)
+    rounds, steps = plan(args, "xla" if jit_compile else size)
     batch, length = cfg["batch"], cfg["length"]
     dataset = make_dataset(arch, batch, length)  # one dataset object: same batches, same order for all
     tokens = tokens_per_step(arch, batch, length)
@@ -433,8 +452,12 @@ def compare(arch, size, cfg, impls, jit_compile, args):
         if reference in rates:
             result["candidates"][impl].update(ours_over_this_rounds=per_round_ratios(rates, reference, impl),
                                               ours_over_this=median_ratio(rates, reference, impl))
-    result["ratios"] = {f"{a} / {b}": dict(median=median_ratio(rates, a, b), rounds=per_round_ratios(rates, a, b))
-                        for a, b in RATIOS if a in rates and b in rates}
+    result["ratios"] = {}
+    for a, b in RATIOS:
+        if a in rates and b in rates:
+            per_round = per_round_ratios(rates, a, b)
+            result["ratios"][f"{a} / {b}"] = dict(min=min(per_round), median=median(per_round), max=max(per_round),
+                                                  rounds=per_round)
     result["process_peak_rss"] = peak_rss()
     return result
 
@@ -473,12 +496,12 @@ def group_worker(args):
     print(json.dumps(result), flush=True)
 
 
-def run_group(size, arch, jit_compile, impls, args, rounds=None):
+def run_group(size, arch, jit_compile, impls, args):
     """`compare` in a fresh process (isolated memory and compiled code); returns its result."""
     clock = Clock()
-    rounds = rounds or args.rounds
     forwarded = ["--warmup-steps", str(args.warmup_steps)] + (["--quick"] if args.quick else [])
-    forwarded += (["--rounds", str(rounds)] if rounds else []) + (["--steps", str(args.steps)] if args.steps else [])
+    forwarded += (["--rounds", str(args.rounds)] if args.rounds else [])
+    forwarded += (["--steps", str(args.steps)] if args.steps else [])
     spec = f"{size}:{arch}:{int(jit_compile)}:{','.join(impls)}"
     result = run_json_subprocess([os.path.abspath(__file__), "--_group-worker", spec] + forwarded)
     result["process_seconds"] = clock.elapsed()
@@ -522,24 +545,59 @@ def print_throughput(results, title):
                      "that follows).")
 
 
+def ratio_cell(result, a, b):
+    ratio = result.get("ratios", {}).get(f"{a} / {b}")
+    return "—" if ratio is None else f"{ratio['min']:.3f}–**{ratio['median']:.3f}**–{ratio['max']:.3f}"
+
+
+def headline(results):
+    """The target check: ours / keras_hub in float32, jit_compile=False, encoder and decoder. Returns text."""
+    rows = [r for r in results if not r["jit_compile"] and r["arch"] in ("encoder", "decoder")
+            and "ours / keras_hub" in r.get("ratios", {})]
+    if not rows:
+        return None
+    medians = [r["ratios"]["ours / keras_hub"]["median"] for r in rows]
+    worst = min(medians)
+    short = [r for r in rows if below_minimum(r["rounds"], r["steps"])]
+    if short:
+        verdict = (f"no verdict, {len(short)} comparison(s) ran fewer than {MIN_ROUNDS} rounds of {MIN_STEPS} "
+                   f"steps (smoke run; median ratios {min(medians):.3f}–{max(medians):.3f})")
+    elif worst >= TARGET:
+        verdict = f"met (median ratios {min(medians):.3f}–{max(medians):.3f})"
+    else:
+        verdict = (f"missed (median ratios {min(medians):.3f}–{max(medians):.3f}; the lowest is "
+                   f"{TARGET - worst:.3f} short of {TARGET})")
+    return (f"Headline, equal precision (float32, jit_compile=False): ours / keras_hub >= {TARGET} on the "
+            f"encoder and decoder configurations: {verdict}.")
+
+
 def print_summary(results):
     rows = []
     for r in results:
-        row = [r["size"], r["arch"], "yes" if r["jit_compile"] else "no", r["rounds"], r["steps"]]
-        for a, b in RATIOS:
-            ratio = r.get("ratios", {}).get(f"{a} / {b}")
-            row.append("—" if ratio is None else
-                       f"{ratio['median']:.3f} ({min(ratio['rounds']):.2f}–{max(ratio['rounds']):.2f})")
-        rows.append(row)
-    headers = ["ours / keras_hub", "ours / keras-MHA", "ours bf16 / keras_hub bf16", "ours bf16 / keras_hub fp32",
-               "ours bf16 / ours fp32"]
-    print_table(["size", "arch", "jit", "rounds", "steps/round", *headers], rows,
-                title="Summary: throughput ratios (median of per-round ratios, min–max over rounds)",
-                align="lllrrrrrrr",
-                note="Same precision: the first three columns (implementation against implementation). "
-                     "`ours bf16 / keras_hub fp32`: our blocks under mixed_bfloat16 against KerasHub's under "
-                     "Keras' default float32 policy, on this CPU's bfloat16 units (a precision choice, also open "
-                     "to KerasHub users: compare with the third column).")
+        rows.append([r["size"], r["arch"], "yes" if r["jit_compile"] else "no", f"{r['rounds']}×{r['steps']}",
+                     *(ratio_cell(r, a, b) for a, b in SAME_PRECISION)])
+    print_table(["size", "arch", "jit", "rounds×steps", "ours / keras_hub (fp32)", "ours / keras_hub (bf16)",
+                 "ours / keras-MHA (fp32)"], rows,
+                title="Same precision: implementation against implementation (min–**median**–max of per-round "
+                      "throughput ratios)",
+                align="llllrrr",
+                note="> 1 means ours is faster. Each round times every candidate once, in turn; the ratio is taken "
+                     "per round. — : candidate not run (--keras-mha; bf16 needs --bf16 on where the CPU has no "
+                     "bfloat16 units).")
+    text = headline(results)
+    if text:
+        print(text + "\n")
+    if any(f"{a} / {b}" in r.get("ratios", {}) for r in results for a, b in PRECISION_GAINS):
+        rows = [[r["size"], r["arch"], "yes" if r["jit_compile"] else "no", f"{r['rounds']}×{r['steps']}",
+                 *(ratio_cell(r, a, b) for a, b in PRECISION_GAINS)] for r in results]
+        print_table(["size", "arch", "jit", "rounds×steps", "ours bf16 / keras_hub fp32", "ours bf16 / ours fp32",
+                     "keras_hub bf16 / keras_hub fp32"], rows,
+                    title="Mixed precision against float32: a precision setting, not an implementation gain "
+                          "(min–**median**–max of per-round ratios)",
+                    align="llllrrr",
+                    note="bf16 = the `mixed_bfloat16` policy (bfloat16 compute, float32 weights and loss); fp32 = "
+                         "Keras' default float32 policy. The same switch gives KerasHub models the same gain "
+                         "(last column); what kerasformers adds is choosing it (`--precision auto`).")
 
 
 # --------------------------------------------------------------- length sweep
@@ -626,49 +684,26 @@ def print_length_sweep(results, peak):
 # ----------------------------------------------------------------------- main
 
 
-def xla_cost_estimate(result):
-    """Seconds the jit_compile=True comparison of one architecture (ours and keras_hub, float32) is expected
-    to take, from its jit_compile=False run: process start, warm-ups (XLA compilation: ~1.5x the tracing
-    warm-up), settling and timed rounds (XLA steps measured 1-1.15x the non-XLA ones on this CPU)."""
-    r = result
-    return 8 + sum(
-        1.5 * r["candidates"][impl]["warmup_seconds"]
-        + 1.15 * (1.5 + r["rounds"] * r["steps"]) * r["candidates"][impl]["seconds_per_step"]
-        for impl in ("ours", "keras_hub")
-    )
-
-
-def projected_group_seconds(small_result, size, rounds, steps):
-    """Expected wall time of the `size` comparison of an architecture, from its size-S run:
-    the same compile times, steps scaled by the FLOP ratio (warm-up, settling ~1.5, timed)."""
-    r, arch = small_result, small_result["arch"]
-    cfg_s, cfg = SIZES["S"], SIZES[size]
-    scale = (flops_per_step(arch, analytic_params(arch, cfg), cfg, cfg["batch"], cfg["length"])[0]
-             / flops_per_step(arch, analytic_params(arch, cfg_s), cfg_s, cfg_s["batch"], cfg_s["length"])[0])
-    return 10 + sum(
-        c["warmup_seconds"] + ((scale - 1) + 1.5 * scale + rounds * steps * scale) * c["seconds_per_step"]
-        for c in r["candidates"].values()
-    )
-
-
-def rounds_within_budget(args, clock, small_results, archs_left, size, reserve=30):
-    """Rounds for the next `size` comparison: the planned number, lowered (not below 2) while
-    the projection of this and the remaining comparisons overruns `--budget-minutes`."""
-    planned, steps = plan(args, size)
-    by_arch = {r["arch"]: r for r in small_results}
-    if not args.budget_minutes or args.rounds or any(a not in by_arch for a in archs_left):
-        return planned, None
-    for rounds in range(planned, 1, -1):
-        projected = sum(projected_group_seconds(by_arch[a], size, rounds, steps) for a in archs_left)
-        if clock.elapsed() + projected + reserve <= 60 * args.budget_minutes:
-            break
-    return rounds, projected
-
-
 def measure_peak(args):
-    """fp32 and bf16 matmul peaks: {"fp32": {...}, "bf16": {...}} (see `_common.matmul_peak`)."""
-    return {"fp32": matmul_peak(n=args.matmul_n, repeats=3),
-            "bf16": matmul_peak(n=args.matmul_n, repeats=3, dtype="bfloat16")}
+    """Matmul peaks {"fp32": {...}, "bf16": {...}} (bf16 only if its candidates run; `_common.matmul_peak`)."""
+    peaks = {"fp32": matmul_peak(n=args.matmul_n, repeats=3)}
+    if args.use_bf16:
+        peaks["bf16"] = matmul_peak(n=args.matmul_n, repeats=3, dtype="bfloat16")
+    return peaks
+
+
+def resolve_bf16(args):
+    """Sets `args.use_bf16` from --bf16 and the CPU; returns the reason as text."""
+    from kerasformers.training import fast_bfloat16
+
+    fast, reason = fast_bfloat16()
+    args.use_bf16 = args.bf16 == "on" or (args.bf16 == "auto" and fast)
+    if args.use_bf16 and not fast:
+        return f"mixed_bfloat16 candidates forced on (--bf16 on), but: {reason}; expect no speed-up from it here."
+    if args.use_bf16:
+        return f"mixed_bfloat16 candidates on: {reason}."
+    return (f"mixed_bfloat16 candidates off ({'--bf16 off' if args.bf16 == 'off' else reason}); "
+            "--bf16 on runs them anyway.")
 
 
 def main(argv=None):
@@ -682,23 +717,31 @@ def main(argv=None):
 
     import kerasformers
 
-    sections = [s for s in ("S", "M") if s in args.sizes] + ([] if args.no_lengths else ["lengths"])
+    bf16_note = resolve_bf16(args)
+    comparisons = "main" in args.sections or "xla" in args.sections
+    sections = ([s for s in ("S", "M") if s in args.sizes] if "main" in args.sections else []) + \
+        [s for s in ("lengths", "xla") if s in args.sections]
     env = environment_info(
         kerasformers=getattr(kerasformers, "__version__", "?"),
         tf_intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads() or "auto",
         mode="quick" if args.quick else "full",
+        sections=",".join(args.sections),
         rounds_x_steps=", ".join(f"{s}: {'×'.join(map(str, plan(args, s)))}" for s in sections),
         warmup_steps=args.warmup_steps,
+        mixed_bfloat16=bf16_note,
     )
-    print("# Training throughput: kerasformers vs keras_hub vs keras.layers.MultiHeadAttention\n")
+    print("# Training throughput: kerasformers vs keras_hub (vs keras.layers.MultiHeadAttention)\n")
     print_environment(env)
     warning = load_warning()
     if warning:
         print(warning + "\n")
-    print(f"vocab {VOCAB}, dropout {DROPOUT} (residual branches and attention probabilities), post-LN, relu, "
-          f"Adam, sparse CE on Dense(vocab) logits. Synthetic ids: every `fit` call restarts at the first of "
-          f"{NUM_BATCHES} fixed random batches, so every candidate trains on the same batches, with the same "
-          "batch size and step counts.\n")
+    if any(below_minimum(*plan(args, s)) for s in sections if s != "lengths"):
+        print(f"NOTE: fewer than {MIN_ROUNDS} rounds of {MIN_STEPS} steps: a smoke run, not a documented result.\n")
+    if comparisons:
+        print(f"vocab {VOCAB}, dropout {DROPOUT} (residual branches and attention probabilities), post-LN, relu, "
+              f"Adam, sparse CE on Dense(vocab) logits. Synthetic ids: every `fit` call restarts at the first of "
+              f"{NUM_BATCHES} fixed random batches, so every candidate trains on the same batches, with the same "
+              "batch size and step counts.\n")
     print_table(["size", "d", "heads", "d_ff", "layers", "L", "batch"],
                 [[k, c["model_dim"], c["num_heads"], c["hidden_dim"], c["num_layers"], c["length"], c["batch"]]
                  for k, c in SIZES.items() if k in args.sizes], title="Sizes", align="lrrrrrr")
@@ -706,68 +749,52 @@ def main(argv=None):
 
     print("Progress:", flush=True)
     peaks = [measure_peak(args)]  # once now, once at the end: load can only lower it
-    print(f"  matmul peak: fp32 {peaks[0]['fp32']['peak_flops'] / 1e9:.1f}, bf16 "
-          f"{peaks[0]['bf16']['peak_flops'] / 1e9:.1f} GFLOP/s [{clock}]", flush=True)
-    results = []
-
-    def run_size(size):
-        for i, arch in enumerate(args.archs):
-            rounds, projected = rounds_within_budget(args, clock, [r for r in results if r["size"] == "S"],
-                                                     args.archs[i:], size) if size != "S" else (None, None)
-            if projected is not None:
-                print(f"  projected time of the {size} comparisons left: {projected:.0f} s -> {rounds} rounds",
-                      flush=True)
-            results.append(run_group(size, arch, False, IMPLS, args, rounds=rounds))
-            print(f"  [{clock} elapsed; that process: {results[-1]['process_seconds']:.0f} s, "
-                  f"peak RSS {mib(results[-1]['process_peak_rss'])} MiB]", flush=True)
-
-    if "S" in args.sizes:
-        run_size("S")
-    lengths = []
-    if not args.no_lengths:  # before M: fixed cost, and the M rounds adapt to the budget
+    print(f"  matmul peak: " + ", ".join(f"{p} {m['peak_flops'] / 1e9:.1f}" for p, m in peaks[0].items())
+          + f" GFLOP/s [{clock}]", flush=True)
+    results, xla, lengths = [], [], []
+    impls = candidates(args)
+    if "main" in args.sections:
+        for size in args.sizes:
+            for arch in args.archs:
+                results.append(run_group(size, arch, False, impls, args))
+                print(f"  [{clock} elapsed; that process: {results[-1]['process_seconds']:.0f} s, "
+                      f"peak RSS {mib(results[-1]['process_peak_rss'])} MiB]", flush=True)
+    if "lengths" in args.sections:
         lengths = length_sweep(args, LENGTHS)
         print(f"  [{clock} elapsed]", flush=True)
-    for size in [s for s in args.sizes if s != "S"]:
-        run_size(size)
-    xla, skipped = [], []
-    if not args.no_xla and "S" in args.sizes:  # optional: while the time budget allows
-        for r in [r for r in results if r["size"] == "S" and r["arch"] != "seq2seq"][: 1 if args.quick else None]:
-            estimate = xla_cost_estimate(r)
-            if args.budget_minutes and clock.elapsed() + estimate + 40 > 60 * args.budget_minutes:
-                skipped.append(f"{r['arch']} (needs ~{estimate:.0f} s)")
-                continue
-            xla.append(run_group("S", r["arch"], True, ("ours", "keras_hub"), args))
+    if "xla" in args.sections:
+        for arch in [a for a in args.archs if a != "seq2seq"]:
+            xla.append(run_group("S", arch, True, ("ours", "keras_hub"), args))
             print(f"  [{clock} elapsed]", flush=True)
     peaks.append(measure_peak(args))
-    best = {p: max(peaks, key=lambda m: m[p]["peak_flops"])[p] for p in ("fp32", "bf16")}
-    add_peak_fractions(results + xla, {p: best[p]["peak_flops"] for p in best})
+    best = {p: max(m[p]["peak_flops"] for m in peaks) for p in peaks[0]}
+    add_peak_fractions(results + xla, best)
     print()
 
     print_table(["when", "dtype", "n", "tf.matmul GFLOP/s", "XLA tf.matmul GFLOP/s"],
                 [[when, p, m[p]["n"], f"{m[p]['eager_flops'] / 1e9:.1f}", f"{m[p]['xla_flops'] / 1e9:.1f}"]
-                 for when, m in zip(("start", "end"), peaks) for p in ("fp32", "bf16")],
+                 for when, m in zip(("start", "end"), peaks) for p in m],
                 title="Matmul peak (best of repeats, 2·n³ FLOPs per n×n product)", align="llrrr",
                 note="Peaks used for `% of peak`: " + ", ".join(
-                    f"{p} {best[p]['peak_flops'] / 1e9:.1f} GFLOP/s" for p in best) + " (the best of all).")
-    print_throughput(results, "Training throughput, jit_compile=False")
+                    f"{p} {best[p] / 1e9:.1f} GFLOP/s" for p in best) + " (the best of all).")
+    if results:
+        print_throughput(results, "Training throughput, jit_compile=False")
     if xla:
         print_throughput(xla, "Training throughput, jit_compile=True (size S, float32)")
-    if skipped:
-        print(f"jit_compile=True skipped for lack of time (budget {args.budget_minutes} min): {', '.join(skipped)}\n")
     if any(c["fraction_of_peak"] > 1 for r in results + xla for c in r["candidates"].values()):
         print("NOTE: some runs exceed the measured matmul peak: the machine was busier while the peak was "
               "measured than during those steps; compare ratios, not fractions, on a loaded machine.\n")
-    print_summary(results + xla)
+    if results or xla:
+        print_summary(results + xla)
     if lengths:
-        print_length_sweep(lengths, best["fp32"]["peak_flops"])
+        print_length_sweep(lengths, best["fp32"])
     print(f"Total elapsed: {clock} (m:ss); load average now (including this run) "
           f"{', '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
         write_json(args.json, dict(environment=env, args=vars(args), vocab=VOCAB, dropout=DROPOUT, sizes=SIZES,
                                    flops_formula=FLOPS_NOTE, matmul_peak=dict(start=peaks[0], end=peaks[1]),
-                                   peak_flops_used={p: best[p]["peak_flops"] for p in best}, throughput=results,
-                                   throughput_xla=xla, xla_skipped=skipped, length_sweep=lengths,
-                                   total_seconds=clock.elapsed()))
+                                   peak_flops_used=best, throughput=results, throughput_xla=xla,
+                                   length_sweep=lengths, total_seconds=clock.elapsed()))
         print(f"Raw numbers written to {args.json}")
 
 
