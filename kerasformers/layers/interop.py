@@ -4,14 +4,11 @@ import re
 
 # keras_hub / keras sub-path  ->  kerasformers sub-path (applied in order).
 _RENAMES = [
-    (r"(self|cross)_attention(_layer)?/(query|key|value)/(kernel|bias)$", r"\1_attention/\3_\4"),
-    (r"(self|cross)_attention(_layer)?/attention_output/(kernel|bias)$", r"\1_attention/output_\3"),
+    (r"(self|cross)_attention_layer/", r"\1_attention/"),
     (r"(self|cross)_attention_layer_norm/", r"\1_attention_norm/"),
     (r"feedforward_layer_norm/", "feed_forward_norm/"),
     (r"feedforward_intermediate_dense/", "feed_forward/inner/"),
     (r"feedforward_output_dense/", "feed_forward/outer/"),
-    (r"^(query|key|value)/(kernel|bias)$", r"\1_\2"),
-    (r"^attention_output/(kernel|bias)$", r"output_\1"),
 ]
 
 

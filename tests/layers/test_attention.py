@@ -133,7 +133,7 @@ def test_fully_masked_rows_are_zero_not_nan(return_scores, dtype):
         assert np.all(scores[0, :, 1] == 0) and np.all(np.isfinite(scores))
     out = helpers.to_numpy(out)
     assert np.all(np.isfinite(out))
-    bias = helpers.to_numpy(layer.output_bias)  # zero attention row -> output is the output bias
+    bias = helpers.to_numpy(layer.output_dense.bias)  # zero attention row -> output is the output bias
     np.testing.assert_allclose(out[0, 1], bias, atol=1e-6)
 
 
@@ -241,3 +241,56 @@ def test_inputs_keep_their_keras_masks():
     source = masked(rng(12).normal(size=(2, 4, 8)).astype("float32"), np.array([[1, 1, 1, 0], [1, 1, 1, 1]], bool))
     MultiHeadAttention(num_heads=2)(query, source)
     assert query._keras_mask is not None and source._keras_mask is not None
+
+
+def _projections(layer):
+    return (layer.query_dense, layer.key_dense, layer.value_dense, layer.output_dense)
+
+
+def test_projections_start_independent():
+    """Each projection draws its own initial kernel (one shared unseeded initializer once gave q = k = v)."""
+    layer = MultiHeadAttention(num_heads=4)
+    layer(ops.ones((1, 3, D)))
+    q, k, v, _ = [helpers.to_numpy(d.kernel) for d in _projections(layer)]
+    assert not np.allclose(q, k) and not np.allclose(k, v)
+
+
+def test_enable_lora_reaches_every_projection_and_the_fused_path():
+    query = rng(1).normal(size=(B, T, D)).astype("float32")
+    layer = MultiHeadAttention(num_heads=4)
+    layer(query)
+    before = helpers.to_numpy(layer(query))
+    for dense in _projections(layer):
+        dense.enable_lora(2)
+    # LoRA starts as a no-op (B = 0) ...
+    np.testing.assert_allclose(helpers.to_numpy(layer(query)), before, atol=1e-6)
+    trainable = sorted(w.path.split("/", 1)[1] for w in layer.trainable_weights)
+    assert [p for p in trainable if "lora" in p] == sorted(
+        f"{name}/lora_kernel_{ab}" for name in ("query", "key", "value", "attention_output") for ab in "ab"
+    )
+    assert not any(p.endswith("/kernel") for p in trainable)  # base kernels frozen by enable_lora
+    # ... and once trained it changes the fused self-attention exactly as merged kernels would.
+    for i, dense in enumerate(_projections(layer)):
+        dense.lora_kernel_b.assign(rng(10 + i).normal(size=dense.lora_kernel_b.shape).astype("float32") * 0.1)
+    merged = MultiHeadAttention(num_heads=4)
+    merged(query)
+    merged.set_weights([helpers.to_numpy(w) for d in _projections(layer) for w in (d.kernel, d.bias)])
+    fused = helpers.to_numpy(layer(query))
+    assert not np.allclose(fused, before, atol=1e-3)
+    np.testing.assert_allclose(fused, helpers.to_numpy(merged(query)), atol=1e-5)
+    # The unfused (cross-attention) path agrees with the fused one on the same input.
+    np.testing.assert_allclose(helpers.to_numpy(layer(query, ops.convert_to_tensor(query) + 0.0)), fused, atol=1e-5)
+
+
+def test_int8_quantization_reaches_every_projection():
+    query = rng(1).normal(size=(B, T, D)).astype("float32")
+    layer = MultiHeadAttention(num_heads=4)
+    layer(query)
+    expected = helpers.to_numpy(layer(query))
+    model = keras.Sequential([keras.Input((T, D)), layer])
+    model.quantize("int8")
+    assert [d.quantization_mode for d in _projections(layer)] == ["int8"] * 4
+    assert {str(d._kernel.dtype) for d in _projections(layer)} == {"int8"}
+    out = helpers.to_numpy(layer(query))
+    assert np.abs(out - expected).max() < 0.05 * np.abs(expected).max()
+    assert not np.allclose(out, expected, atol=1e-7)  # really the int8 kernels, not the float ones
