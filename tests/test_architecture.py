@@ -3,7 +3,7 @@
 A package imports only from its own floor or lower ones:
 
     floor 0  checks
-    floor 1  layers, text, training
+    floor 1  layers, text, training, checkpoints
     floor 2  models, and the root package `kerasformers` (it re-exports layers, models, training, text)
     floor 3  generation
     floor 4  export
@@ -42,6 +42,7 @@ FLOORS = {
     "layers": 1,
     "text": 1,
     "training": 1,
+    "checkpoints": 1,
     "models": 2,
     PACKAGE: 2,  # the root package's __init__
     "generation": 3,

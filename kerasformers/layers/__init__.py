@@ -1,5 +1,6 @@
 """Transformer building blocks, written in `keras.ops` (any Keras backend)."""
 
+from kerasformers.layers.activations import gelu_approximate
 from kerasformers.layers.attention import MultiHeadAttention
 from kerasformers.layers.decoder import TransformerDecoderLayer
 from kerasformers.layers.encoder import TransformerEncoderLayer

@@ -1,6 +1,8 @@
 """What the encoder and decoder layers share: arguments, sublayers, residual wiring."""
 
 import keras
+
+from kerasformers.layers.activations import get_activation
 from keras.src.ops.operation import Operation
 
 from kerasformers.checks import (
@@ -10,6 +12,7 @@ from kerasformers.checks import (
     check_rate,
     reject_unknown_kwargs,
 )
+from kerasformers.layers.activations import get_activation
 from kerasformers.layers.attention import MultiHeadAttention
 from kerasformers.layers.feed_forward import FeedForward
 
@@ -44,7 +47,7 @@ class TransformerBlock(keras.layers.Layer):
         self.dropout = check_rate("dropout", dropout)
         self.attention_dropout = None if attention_dropout is None else check_rate("attention_dropout", attention_dropout)
         self.activation_dropout = check_rate("activation_dropout", activation_dropout)
-        self.activation = keras.activations.get(activation)
+        self.activation = get_activation(activation)
         self.layer_norm_epsilon = check_positive_number("layer_norm_epsilon", layer_norm_epsilon)
         self.normalize_first = bool(normalize_first)
         self.use_bias = bool(use_bias)
@@ -157,7 +160,9 @@ BLOCK_ARGS_DOC = """
             probabilities. Defaults to `dropout` (as in keras_hub).
         activation_dropout: float. Dropout after the feed-forward activation.
             Defaults to `0.0`.
-        activation: str or callable. Feed-forward activation. Defaults to
+        activation: str or callable. Feed-forward activation: any Keras
+            activation (`"gelu"` is the exact erf form, as in BERT) or
+            `"gelu_approximate"` (tanh form, as in GPT-2). Defaults to
             `"relu"`.
         layer_norm_epsilon: float. Defaults to `1e-5`.
         normalize_first: bool. Pre-LN (`x + f(LN(x))`, stabler for deep

@@ -3,6 +3,7 @@
 import keras
 
 from kerasformers.checks import check_positive_int, check_rate, reject_unknown_kwargs
+from kerasformers.layers.activations import get_activation
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -14,7 +15,8 @@ class FeedForward(keras.layers.Layer):
     Args:
         hidden_dim: int. Width of the inner layer (the paper's d_ff).
         dropout: float in [0, 1). Dropout after the activation. Defaults to `0.0`.
-        activation: str or callable. Defaults to `"relu"`.
+        activation: str or callable. A Keras activation or
+            `"gelu_approximate"`. Defaults to `"relu"`.
         output_dim: int or None. Defaults to the input's last dimension.
         use_bias: bool. Defaults to `True`.
         kernel_initializer: initializer of both kernels.
@@ -49,7 +51,7 @@ class FeedForward(keras.layers.Layer):
         super().__init__(**kwargs)
         self.hidden_dim = check_positive_int("hidden_dim", hidden_dim)
         self.dropout = check_rate("dropout", dropout)
-        self.activation = keras.activations.get(activation)
+        self.activation = get_activation(activation)
         self.output_dim = check_positive_int("output_dim", output_dim, allow_none=True)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerasformers.checks import (
+    check_int,
     check_positive_int,
     check_rank,
     reject_unknown_kwargs,
@@ -40,6 +41,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     cast to int32 for the lookup). Sequences longer than `max_length` raise a
     `ValueError` for both kinds of positions.
 
+    `padding_id` generalizes this to any pad id (GPT-2 has no padding token
+    and its id 0 is a real token, `!`: give its pad id, or no mask at all).
+    `num_segments` adds BERT's token-type (segment) table: the call's
+    `segment_ids` (default: all 0) are embedded and added too.
+
     The token embedding is exposed as `layer.token_embedding` (a
     `keras.layers.Embedding`, created in `build()`), e.g. to tie it to the
     output projection.
@@ -53,7 +59,12 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             `sqrt(embedding_dim)` before adding positions (Vaswani et al.
             2017, section 3.4). Defaults to False.
         mask_zero: bool. Treat id 0 as padding and emit a mask. Defaults to
-            False.
+            False. The same as `padding_id=0`.
+        padding_id: int or None. Treat this id as padding and emit a mask
+            `ids != padding_id`. Defaults to None (no mask unless
+            `mask_zero`).
+        num_segments: int or None. Size of a segment (token type) table, as
+            in BERT. Defaults to None (no segment embedding).
         embeddings_initializer: initializer of the token table. Defaults to
             `"uniform"`.
         positions_initializer: initializer of the learned position table.
@@ -64,6 +75,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     Call arguments:
         inputs: token ids `(batch, length)`, int or float (cast to int32).
+        segment_ids: int `(batch, length)` in `[0, num_segments)`, with
+            `num_segments`. Defaults to all zeros (a single segment).
         start_index: int or scalar int tensor. Position of the first token,
             for cached decoding. Defaults to `0`.
         reverse: bool. When True, `inputs` are hidden states
@@ -101,6 +114,8 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         embeddings_initializer="uniform",
         positions_initializer="glorot_uniform",
         max_wavelength=10000,
+        padding_id=None,
+        num_segments=None,
         **kwargs,
     ):
         reject_unknown_kwargs(type(self), kwargs)
@@ -119,7 +134,18 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.positions_initializer = keras.initializers.get(positions_initializer)
         self.max_wavelength = _check_positive_number("max_wavelength", max_wavelength)
+        self.padding_id = check_int("padding_id", padding_id, minimum=0, maximum=self.vocabulary_size - 1, allow_none=True)
+        if self.mask_zero and self.padding_id not in (None, 0):
+            raise ValueError(
+                "`mask_zero=True` means id 0 is padding; it cannot be combined with another `padding_id`. "
+                f"Received: mask_zero=True, padding_id={padding_id}"
+            )
+        self.num_segments = check_positive_int("num_segments", num_segments, allow_none=True)
         self.supports_masking = True
+
+    @property
+    def _mask_id(self):
+        return 0 if self.mask_zero else self.padding_id
 
     def _check_shape(self, shape, start_index=0):
         name = type(self).__name__
@@ -138,6 +164,16 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             name="token_embedding",
         )
         self.token_embedding.build(input_shape)
+        self.segment_embedding = None
+        if self.num_segments:
+            self.segment_embedding = keras.layers.Embedding(
+                self.num_segments,
+                self.embedding_dim,
+                embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer),
+                dtype=self.dtype_policy,
+                name="segment_embedding",
+            )
+            self.segment_embedding.build(input_shape)
         if self.positional == "learned":
             self.position_embedding = LearnedPositionalEmbedding(
                 self.max_length,
@@ -151,27 +187,38 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             )
         self.position_embedding.build((*input_shape, self.embedding_dim))
 
-    def call(self, inputs, start_index=0, reverse=False):  # (batch, length) int ids
+    def call(self, inputs, start_index=0, reverse=False, segment_ids=None):  # (batch, length) int ids
         if reverse:  # (batch, length, embedding_dim) -> (batch, length, vocabulary_size)
             return ops.matmul(inputs, ops.transpose(ops.cast(self.token_embedding.embeddings, inputs.dtype)))
         self._check_shape(inputs.shape, start_index)
         tokens = self.token_embedding(inputs)  # (batch, length, embedding_dim)
         if self.scale_embeddings:
             tokens = tokens * ops.cast(math.sqrt(self.embedding_dim), tokens.dtype)
-        return tokens + self.position_embedding(tokens, start_index=start_index)
+        outputs = tokens + self.position_embedding(tokens, start_index=start_index)
+        if self.segment_embedding is not None:
+            if segment_ids is None:  # one segment: row 0 everywhere
+                outputs = outputs + ops.cast(self.segment_embedding.embeddings[0], outputs.dtype)
+            else:
+                outputs = outputs + self.segment_embedding(segment_ids)
+        elif segment_ids is not None:
+            raise ValueError(
+                f"{type(self).__name__} has no segment table: pass `num_segments` to use `segment_ids`. "
+                f"Received: num_segments={self.num_segments}"
+            )
+        return outputs
 
     def compute_mask(self, inputs, mask=None):
         # Ids are `(batch, length)` of any dtype: `keras.Input(shape=(None,))` is float32, and its
         # padding must be masked too (as keras.layers.Embedding does). The reverse (output
         # projection) call gets hidden states `(batch, length, embedding_dim)`: no new mask.
-        if not self.mask_zero or len(inputs.shape) != 2:
+        if self._mask_id is None or len(inputs.shape) != 2:
             return mask
-        return ops.not_equal(inputs, ops.cast(0, inputs.dtype))  # (batch, length), True = real token
+        return ops.not_equal(inputs, ops.cast(self._mask_id, inputs.dtype))  # (batch, length), True = real token
 
     def compute_output_shape(self, input_shape):
         return (*input_shape, self.embedding_dim)
 
-    def compute_output_spec(self, inputs, start_index=0, reverse=False):
+    def compute_output_spec(self, inputs, start_index=0, reverse=False, segment_ids=None):
         shape = (*inputs.shape[:-1], self.vocabulary_size) if reverse else self.compute_output_shape(inputs.shape)
         return keras.KerasTensor(shape, dtype=self.compute_dtype)
 
@@ -187,4 +234,6 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
             "positions_initializer": keras.initializers.serialize(self.positions_initializer),
             "max_wavelength": self.max_wavelength,
+            "padding_id": self.padding_id,
+            "num_segments": self.num_segments,
         }

@@ -13,6 +13,7 @@ from kerasformers.models._common import (
     run_decoder,
 )
 from kerasformers.models.presets import TEXT_PRESETS, TaskModel
+from kerasformers.models.pretrained import load_language_model
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
@@ -43,6 +44,11 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         positional: `"learned"` (default) or `"sinusoidal"`.
         activation: feed-forward activation. Defaults to `"gelu"`.
         layer_norm_epsilon: float.
+        padding_id: int or None. A pad id: positions holding it are masked
+            out of attention (left padding is then safe too). Defaults to
+            None: no mask, which right padding does not need (position `t`
+            never sees later positions). GPT-2 has no pad token and its id 0
+            is a real token, so it never masks id 0.
         **kwargs: `name`, `trainable`, `dtype` of `keras.Model`.
 
     Example:
@@ -67,6 +73,7 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         positional="learned",
         activation="gelu",
         layer_norm_epsilon=1e-5,
+        padding_id=None,
         **kwargs,
     ):
         check_model_kwargs(type(self), kwargs)
@@ -75,7 +82,9 @@ class TransformerLanguageModel(TaskModel, keras.Model):
 
         # === Functional graph ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        embedding = TokenAndPositionEmbedding(vocabulary_size, max_length, model_dim, positional=positional, name="embedding")
+        embedding = TokenAndPositionEmbedding(
+            vocabulary_size, max_length, model_dim, positional=positional, padding_id=padding_id, name="embedding"
+        )
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
         decoder_layers, final_norm = decoder_stack(num_layers, **blocks)
         x, _, _ = run_decoder(decoder_layers, x)  # (batch, length, model_dim)
@@ -98,12 +107,41 @@ class TransformerLanguageModel(TaskModel, keras.Model):
             positional=positional,
             activation=activation,
             layer_norm_epsilon=layer_norm_epsilon,
+            padding_id=padding_id,
         )
         self.embedding = embedding
         self.decoder_layers = decoder_layers
         self.final_norm = final_norm
         self.output_projection = output_projection
         self.to_float32 = to_float32
+
+    @classmethod
+    def from_pretrained(cls, source, **options):
+        """A language model with a published GPT-2 checkpoint's architecture and weights.
+
+        Our layers with GPT-2's settings (pre-LN blocks, tanh-approximated
+        GELU, final LayerNorm, tied input/output embeddings); logits equal
+        KerasHub's `GPT2CausalLM` on the same checkpoint. GPT-2 has no pad
+        token and its id 0 (`!`) is a real token: the model masks nothing
+        unless `padding_id` is given (right padding needs no mask).
+
+        Args:
+            source: a Hugging Face directory (`config.json` with `model_type:
+                "gpt2"`, `model.safetensors` or sharded
+                `model.safetensors.index.json`), a KerasHub preset directory, a
+                `keras_hub.models.GPT2Backbone`, or a hub id (downloaded only
+                then, which needs a network).
+            **options: `dropout`, `padding_id`, `activation`, `name`, `dtype`,
+                `trainable`.
+
+        Raises:
+            kerasformers.checkpoints.CheckpointError: missing files, an
+                unsupported `model_type`, a missing or misshapen tensor.
+
+        Example:
+        >>> model = TransformerLanguageModel.from_pretrained("gpt2")  # doctest: +SKIP
+        """
+        return load_language_model(cls, source, **options)
 
     def logits(self, hidden):
         """The output head: final norm (pre-LN), tied or untied projection, float32.

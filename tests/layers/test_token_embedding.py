@@ -280,3 +280,54 @@ def test_reverse_call_adds_no_mask():
     layer = built(mask_zero=True)
     hidden = np.zeros((2, 3, DIM), "float32")  # all zeros: a "padding" test on hidden states would mask them all
     assert layer.compute_mask(hidden) is None
+
+
+# ---------------------------------------------------- pad ids and segments (pretrained checkpoints)
+def test_padding_id_masks_that_id_and_keeps_id_zero():
+    """GPT-2's id 0 is a real token: with `padding_id` only the pad id is masked."""
+    layer = built(padding_id=7)
+    ids = np.array([[0, 5, 7, 7]], "int32")
+    assert to_numpy(layer.compute_mask(ids)).tolist() == [[True, True, False, False]]
+    assert built().compute_mask(ids) is None  # neither mask_zero nor padding_id: no mask
+    assert to_numpy(built(mask_zero=True).compute_mask(ids)).tolist() == [[False, True, True, True]]
+
+
+def test_padding_id_mask_reaches_attention_in_a_functional_model():
+    from kerasformers.layers import MultiHeadAttention
+
+    inputs = keras.Input((None,), dtype="int32")
+    x = make(padding_id=7)()(inputs)
+    model = keras.Model(inputs, MultiHeadAttention(num_heads=2)(x))
+    ids = np.array([[3, 0, 4, 7, 7]], "int32")
+    longer = np.array([[3, 0, 4, 7, 7, 7, 7]], "int32")  # more padding: real positions unchanged
+    np.testing.assert_allclose(model.predict(ids, verbose=0)[:, :3], model.predict(longer, verbose=0)[:, :3], atol=1e-6)
+
+
+def test_mask_zero_and_another_padding_id_conflict():
+    with pytest.raises(ValueError, match="padding_id=3"):
+        TokenAndPositionEmbedding(VOCAB, MAX_LEN, DIM, mask_zero=True, padding_id=3)
+    with pytest.raises(ValueError, match="padding_id=20"):
+        TokenAndPositionEmbedding(VOCAB, MAX_LEN, DIM, padding_id=VOCAB)
+
+
+def test_segment_embedding_adds_the_segment_rows():
+    layer = built(num_segments=2)
+    segments = np.array([[0, 0, 0, 1, 1, 1], [0, 1, 0, 1, 0, 1]], "int32")
+    table = to_numpy(layer.segment_embedding.embeddings)
+    plain = to_numpy(layer.token_embedding(IDS)) + to_numpy(layer.position_embedding.embeddings)[:6]
+    np.testing.assert_allclose(to_numpy(layer(IDS, segment_ids=segments)), plain + table[segments], atol=1e-6)
+    np.testing.assert_allclose(to_numpy(layer(IDS)), plain + table[0], atol=1e-6)  # default: one segment
+
+
+def test_segment_ids_without_a_segment_table_are_an_error():
+    with pytest.raises(ValueError, match="num_segments=None"):
+        built()(IDS, segment_ids=np.zeros_like(IDS))
+
+
+def test_config_round_trip_with_pad_id_and_segments():
+    clone = helpers.check_config_round_trip(lambda: TokenAndPositionEmbedding(VOCAB, MAX_LEN, DIM, padding_id=5, num_segments=2))
+    assert (clone.padding_id, clone.num_segments) == (5, 2)
+
+
+def test_keras_round_trip_with_pad_id_and_segments(tmp_path):
+    helpers.check_keras_round_trip(make(padding_id=5, num_segments=2), np.array([[1, 0, 5, 5]], "int32"), tmp_path)
