@@ -196,10 +196,9 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
             tokens = tokens * ops.cast(math.sqrt(self.embedding_dim), tokens.dtype)
         outputs = tokens + self.position_embedding(tokens, start_index=start_index)
         if self.segment_embedding is not None:
-            if segment_ids is None:  # one segment: row 0 everywhere
-                outputs = outputs + ops.cast(self.segment_embedding.embeddings[0], outputs.dtype)
-            else:
-                outputs = outputs + self.segment_embedding(segment_ids)
+            if segment_ids is None:  # one segment: row 0 everywhere (looked up, so a quantized table works too)
+                segment_ids = ops.zeros(ops.shape(inputs)[:2], "int32")
+            outputs = outputs + self.segment_embedding(segment_ids)
         elif segment_ids is not None:
             raise ValueError(
                 f"{type(self).__name__} has no segment table: pass `num_segments` to use `segment_ids`. "

@@ -5,3 +5,4 @@ from kerasformers.models.language_model import TransformerLanguageModel
 from kerasformers.models.presets import TEXT_PRESETS, VISION_PRESETS
 from kerasformers.models.seq2seq import TransformerSeq2Seq
 from kerasformers.models.vit import VisionTransformer
+from kerasformers.models.lora import enable_lora, lora_projections, merge_lora

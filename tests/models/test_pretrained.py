@@ -282,3 +282,63 @@ def test_architecture_arguments_are_the_checkpoints(tmp_path):
     directory = tiny_checkpoints.write_bert(tmp_path / "bert")
     with pytest.raises(ValueError, match="model_dim=64"):
         kf.TransformerClassifier.from_pretrained(directory, num_classes=2, model_dim=64)
+
+
+# ---------------------------------------------------------------------------------------- LoRA and int8
+def lora_parameters(kernel_shape, rank):
+    """Keras' EinsumDense/Dense LoRA: kernel (..., n) = A (..., rank) @ B (rank, n)."""
+    return math.prod(kernel_shape[:-1]) * rank + rank * kernel_shape[-1]
+
+
+def test_enable_lora_trains_exactly_the_lora_matrices_and_the_head(tmp_path):
+    directory = tiny_checkpoints.write_bert(tmp_path / "bert")
+    model = kf.TransformerClassifier.from_pretrained(directory, num_classes=2, dropout=0.0)
+    ids, _ = bert_inputs(directory, tiny_checkpoints.SENTENCES[:4])
+    labels = np.array([0, 1, 0, 1])
+    before = {v.path: to_numpy(v).copy() for v in model.weights}
+    count = kf.models.enable_lora(model, rank=4)
+    hidden, inner, layers = 32, 64, 2
+    per_layer = 3 * lora_parameters((hidden, 4, 8), 4) + lora_parameters((4, 8, hidden), 4)  # q, k, v; output
+    per_layer += lora_parameters((hidden, inner), 4) + lora_parameters((inner, hidden), 4)  # feed-forward
+    head = hidden * 2 + 2
+    assert count == layers * per_layer + head
+    trainable = sorted(v.path for v in model.trainable_weights)
+    assert all("lora_kernel" in p or p.startswith("head/") for p in trainable), trainable
+    assert sum("lora_kernel" in p for p in trainable) == layers * 6 * 2
+    # Training moves the LoRA matrices and the head only; the function the model computes changes.
+    outputs_before = model.predict({"token_ids": ids}, verbose=0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit({"token_ids": ids}, labels, epochs=3, verbose=0)
+    changed = {v.path for v in model.weights if v.path in before and not np.array_equal(to_numpy(v), before[v.path])}
+    assert changed == {p for p in before if p.startswith("head/")}
+    merged = kf.models.merge_lora(model)
+    assert not any("lora" in v.path for v in merged.weights)
+    np.testing.assert_allclose(merged.predict({"token_ids": ids}, verbose=0), model.predict({"token_ids": ids}, verbose=0), atol=1e-5)
+    assert not np.allclose(model.predict({"token_ids": ids}, verbose=0), outputs_before, atol=1e-4)
+    with pytest.raises(ValueError, match="already enabled"):
+        kf.models.enable_lora(model, rank=4)
+
+
+def test_merge_lora_needs_lora_and_targets_are_checked(tmp_path):
+    model = kf.TransformerClassifier.from_preset("tiny", vocabulary_size=50, num_classes=2, max_length=16)
+    with pytest.raises(ValueError, match="no LoRA weights"):
+        kf.models.merge_lora(model)
+    with pytest.raises(ValueError, match="targets=\\('mlp',\\)"):
+        kf.models.enable_lora(model, 4, targets=("mlp",))
+    with pytest.raises(ValueError, match="rank=0"):
+        kf.models.enable_lora(model, 0)
+    assert len(kf.models.lora_projections(model, ("attention",))) == 2 * 4
+
+
+def test_int8_quantization_reaches_attention_and_feed_forward(tmp_path):
+    directory = tiny_checkpoints.write_bert(tmp_path / "bert")
+    model = kf.TransformerClassifier.from_pretrained(directory, num_classes=2)
+    ids, _ = bert_inputs(directory, tiny_checkpoints.SENTENCES)
+    expected = model.encoder_model()({"token_ids": ids})["pooled_output"]
+    model.quantize("int8")
+    projections = kf.models.lora_projections(model)
+    assert {p.quantization_mode for p in projections} == {"int8"}
+    assert {str(v.dtype) for p in projections for v in p.weights if v.path.endswith("/kernel")} == {"int8"}
+    quantized = to_numpy(model.encoder_model()({"token_ids": ids})["pooled_output"])
+    assert np.abs(quantized - to_numpy(expected)).max() < 0.1
+    assert not np.allclose(quantized, to_numpy(expected), atol=1e-6)
