@@ -35,8 +35,8 @@ throughput and make single rounds jump by 2x; the script prints the load average
 
 Usage (from the repository root)::
 
-    python benchmarks/speed.py --json speed.json   # documented run: S and M, encoder and decoder (~13 min
-                                                   # on the quiet 2-core AVX512-BF16 machine; ~8 without bf16)
+    python benchmarks/speed.py --json speed.json   # documented run: S and M, encoder and decoder (20.5 min
+                                                   # on a quiet 2-core AVX2 machine, without bf16 candidates)
     python benchmarks/speed.py --quick             # smoke run: S encoder, 3 rounds of 2 steps (not a result)
     python benchmarks/speed.py --sizes S --archs seq2seq --keras-mha   # encoder-decoder, plain-Keras blocks too
     python benchmarks/speed.py --sections lengths  # sequence-length sweep of our encoder (~3 min)

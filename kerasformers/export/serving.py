@@ -28,7 +28,7 @@ from kerasformers.export.tf_serving import (
     TF_SERVING_TEXT_VERSION,
 )
 from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
-from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, decode, special_token_id
+from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, decode, sentence_frame, special_token_id
 from kerasformers.text.tokenizers import name_sentence_piece_resource
 
 SERVING_LIMITS = """\
@@ -194,7 +194,8 @@ def classifier_endpoints(model, tokenizer, class_names=None):
             f"`class_names` must have one name per class ({model.num_classes}). Received {len(class_names)}: {class_names}"
         )
     names = tf.constant(class_names)
-    start = _token_id(tokenizer, START_TOKEN) if model.pooling == "cls" else None
+    first, last = sentence_frame(tokenizer)  # a checkpoint's [CLS] ... [SEP]
+    start = _token_id(tokenizer, START_TOKEN) if model.pooling == "cls" and first is None else None
 
     def from_ids(token_ids):  # (batch, length) int32
         logits = model({"token_ids": token_ids}, training=False)
@@ -204,6 +205,10 @@ def classifier_endpoints(model, tokenizer, class_names=None):
 
     def from_text(text):  # (batch,) strings
         ids = _tokenize(tokenizer, text)
+        if first is not None:  # [CLS] ids [SEP], padded to the batch's longest row (a checkpoint's 512 is long)
+            ids = tf.cast(ids[:, : model.max_length - 2], tf.int32)
+            ids = tf.concat([tf.fill([ids.nrows(), 1], first), ids, tf.fill([ids.nrows(), 1], last)], axis=1)
+            return from_ids(ids.to_tensor(default_value=getattr(model, "padding_id", 0)))
         if start is not None:  # the class token the cls-pooling model was trained with
             ids = tf.concat([tf.fill([ids.nrows(), 1], tf.cast(start, ids.dtype)), ids], axis=1)
         return from_ids(_dense(ids, model.max_length))

@@ -613,12 +613,42 @@ def special_token_id(tokenizer, token):
         return None
 
 
+def sentence_frame(tokenizer):
+    """The ids a checkpoint's tokenizer puts around every sentence: `(first_id, last_id)`, or `(None, None)`.
+
+    A BERT-family tokenizer (KerasHub's `BertTokenizer`, as
+    `kerasformers.checkpoints.load_pretrained_tokenizer` returns it) frames a
+    sentence as `[CLS] ... [SEP]`: the model was pretrained on such inputs.
+    kerasformers' own tokenizers add nothing.
+
+    Args:
+        tokenizer: any tokenizer.
+
+    Returns:
+        `(cls_token_id, sep_token_id)` of a tokenizer that has both, else
+        `(None, None)`.
+
+    Raises:
+        Nothing: a tokenizer without those attributes has no frame.
+
+    Example:
+    >>> sentence_frame(character_tokenizer("abc"))
+    (None, None)
+    """
+    first, last = getattr(tokenizer, "cls_token_id", None), getattr(tokenizer, "sep_token_id", None)
+    if first is None or last is None:
+        return None, None
+    return int(first), int(last)
+
+
 def encode(tokenizer, texts, length, *, empty_id=None):
     """Texts → int32 NumPy ids `(len(texts), length)`, truncated and 0-padded (as the exports do).
 
     The eager counterpart of the dataset builders, for prediction on a list
     of strings: every row holds the first `length` ids of its text followed
-    by padding (id 0). No `[START]`/`[END]` is added.
+    by padding (id 0). No `[START]`/`[END]` is added; a checkpoint tokenizer
+    with a `sentence_frame` (BERT's `[CLS]`/`[SEP]`) gets it: `[CLS]`, the
+    first `length - 2` ids, `[SEP]`.
 
     Args:
         tokenizer: any tokenizer of this module (called on a batch of strings).
@@ -653,7 +683,12 @@ def encode(tokenizer, texts, length, *, empty_id=None):
     ids = np.zeros((len(texts), length), "int32")
     if not texts:
         return ids
+    first, last = sentence_frame(tokenizer)
+    if first is not None and length < 3:
+        raise ValueError(f"`length` must leave room for [CLS] and [SEP] and one token. Received: length={length}")
     for row, tokens in enumerate(tokenizer(tf.constant(texts))):
+        if first is not None:
+            tokens = [first, *np.asarray(tokens, "int32")[: length - 2].tolist(), last]
         tokens = np.asarray(tokens, "int32")[:length]
         ids[row, : len(tokens)] = tokens
         if empty_id is not None and not len(tokens):

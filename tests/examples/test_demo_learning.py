@@ -18,10 +18,12 @@ SMALL = dict(num_layers=1, model_dim=64, num_heads=4, hidden_dim=128, plots=Fals
 
 
 def test_classification_demo_learns(tmp_path):
-    result = run("classification", demo=True, demo_size=600, epochs=3, export=False, output=tmp_path / "run",
+    # 600 texts x 3 epochs sat at the edge (0.57-0.70 against a 0.55-0.62 majority, by seed); 1,500 x 4 reach
+    # 0.79-0.81 against 0.50-0.53 on seeds 0-2, so the margin below fails only when learning breaks.
+    result = run("classification", demo=True, demo_size=1500, epochs=4, export=False, output=tmp_path / "run",
                  **SMALL)
     metrics = result.metrics
-    assert metrics["accuracy"] > metrics["majority_class_accuracy"] + 0.1, metrics
+    assert metrics["accuracy"] > metrics["majority_class_accuracy"] + 0.2, metrics
 
 
 def test_language_model_demo_learns(tmp_path):
