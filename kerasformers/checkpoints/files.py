@@ -96,8 +96,7 @@ class SafetensorsReader:
     Reads `model.safetensors`, or the shards listed by
     `model.safetensors.index.json`, with the `safetensors` NumPy API (no
     torch). Names may carry a model prefix (`bert.`, `transformer.`): `get`
-    accepts the bare name. Every tensor read is recorded, so that a converter
-    can report tensors it did not use.
+    accepts the bare name.
 
     Args:
         directory: the checkpoint directory.
@@ -145,7 +144,6 @@ class SafetensorsReader:
                 raise CheckpointError(
                     f"{SAFETENSORS_INDEX} lists tensors its shards do not hold: {', '.join(missing[:5])}"
                 )
-        self.used = set()
 
     def names(self):
         """Every tensor name in the checkpoint."""
@@ -161,29 +159,22 @@ class SafetensorsReader:
         """Whether the checkpoint holds `name` (with or without a model prefix)."""
         return self._key(name) is not None
 
-    def get(self, name, shape=None):
+    def get(self, name):
         """The tensor `name` as a NumPy array (float32 for floating tensors).
 
         Args:
             name: the tensor's name without model prefix, e.g.
                 `"encoder.layer.0.attention.self.query.weight"`.
-            shape: optional expected shape; a different one is an error.
 
         Raises:
-            CheckpointError: the tensor is missing, or has another shape; the
-                message names the file and the tensor.
+            CheckpointError: the tensor is missing; the message names the
+                files searched and the tensor.
         """
         key = self._key(name)
         if key is None:
             files = ", ".join(str(self.directory / f) for f in self._handles)
             raise CheckpointError(f"Tensor {name!r} is missing from {files}.")
         array = self._handles[self._where[key]].get_tensor(key)
-        if array.dtype.kind == "f" or str(array.dtype) == "bfloat16":
+        if array.dtype.kind == "f":
             array = array.astype("float32")
-        if shape is not None and tuple(array.shape) != tuple(shape):
-            raise CheckpointError(
-                f"Tensor {key!r} in {self.directory / self._where[key]} has shape {tuple(array.shape)}; "
-                f"the model built from config.json expects {tuple(shape)}."
-            )
-        self.used.add(key)
         return array

@@ -10,6 +10,8 @@ object. The mapping follows KerasHub's own converters
 (`keras_hub/src/utils/transformers/convert_bert.py`, `convert_gpt2.py`).
 """
 
+import math
+
 import numpy as np
 
 from kerasformers.checkpoints import (
@@ -98,19 +100,15 @@ def _layer_norm(source, prefix):
 
 
 def _put(reader, variable, name, transform=None):
-    """Copies tensor `name` (after `transform`) into `variable`, or a CheckpointError naming both."""
+    """Copies tensor `name` (after `transform`, reshaped to the variable) into `variable`, or a CheckpointError."""
     array = reader.get(name)
-    try:
-        value = array if transform is None else transform(array)
-        value = np.reshape(value, tuple(variable.shape)) if value.size == np.prod(variable.shape) else value
-    except ValueError:
-        value = None
-    if value is None or tuple(value.shape) != tuple(variable.shape):
+    value = array if transform is None else transform(array)
+    if value.size != math.prod(variable.shape):
         raise CheckpointError(
             f"Tensor {name!r} in {reader.directory} has shape {tuple(array.shape)}, which does not fit "
             f"{variable.path} of shape {tuple(variable.shape)}."
         )
-    variable.assign(value.astype(variable.dtype) if hasattr(value, "astype") else value)
+    variable.assign(np.reshape(value, tuple(variable.shape)).astype(variable.dtype))
 
 
 def _put_norm(source, norm, prefix):
