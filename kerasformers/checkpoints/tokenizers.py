@@ -2,7 +2,10 @@
 
 import json
 
-from kerasformers.checkpoints.files import CheckpointError, read_json, resolve_directory
+from kerasformers.checkpoints.files import CheckpointError, checkpoint_format, read_json, resolve_directory
+
+# KerasHub tokenizer classes a KerasHub preset directory may name, by model type.
+KERAS_HUB_TOKENIZERS = {"BertTokenizer": "bert", "GPT2Tokenizer": "gpt2"}
 
 
 def _word_piece_settings(directory):
@@ -44,7 +47,7 @@ def _byte_pair_files(directory):
 
 
 def load_pretrained_tokenizer(path, model_type=None):
-    """The tokenizer of a Hugging Face checkpoint directory, as a KerasHub tokenizer.
+    """The tokenizer of a Hugging Face checkpoint or KerasHub preset directory, as a KerasHub tokenizer.
 
     - BERT family (`model_type` `"bert"`): `keras_hub.models.BertTokenizer`
       (WordPiece) from `vocab.txt` (or `tokenizer.json`), lower-casing and
@@ -53,13 +56,16 @@ def load_pretrained_tokenizer(path, model_type=None):
     - GPT-2 (`"gpt2"`): `keras_hub.models.GPT2Tokenizer` (byte-level BPE)
       from `vocab.json` + `merges.txt` (or `tokenizer.json`).
 
+    - A KerasHub preset directory (`BertBackbone` / `GPT2Backbone` presets):
+      its own saved tokenizer (`keras_hub.tokenizers.Tokenizer.from_preset`).
+
     Both run in TensorFlow ops, so they go into `tf.data` pipelines and
     SavedModels.
 
     Args:
         path: the checkpoint directory (or a hub id, see `resolve_directory`).
         model_type: `"bert"` or `"gpt2"`; defaults to `config.json`'s
-            `model_type`.
+            `model_type` (ignored for a KerasHub preset).
 
     Returns:
         The tokenizer. Its special ids are attributes, e.g.
@@ -76,6 +82,8 @@ def load_pretrained_tokenizer(path, model_type=None):
     import keras_hub  # noqa: PLC0415 - heavy; only when a checkpoint is loaded
 
     directory = resolve_directory(path)
+    if checkpoint_format(directory) == "keras_hub":
+        return _keras_hub_tokenizer(keras_hub, directory)
     model_type = model_type or read_json(directory, "config.json").get("model_type")
     if model_type == "bert":
         lowercase, strip_accents = _word_piece_settings(directory)
@@ -89,3 +97,16 @@ def load_pretrained_tokenizer(path, model_type=None):
         f"Unsupported model_type {model_type!r} in {directory / 'config.json'}: kerasformers reads 'bert' "
         "(BERT, MiniLM, ...) and 'gpt2' checkpoints."
     )
+
+
+def _keras_hub_tokenizer(keras_hub, directory):
+    """The tokenizer a KerasHub preset directory saved (`tokenizer.json` + `assets/tokenizer/`)."""
+    config = read_json(directory, "tokenizer.json", required=False)
+    kind = (config or {}).get("class_name")
+    if kind not in KERAS_HUB_TOKENIZERS:
+        found = "no tokenizer.json" if config is None else f"a {kind}"
+        raise CheckpointError(
+            f"The KerasHub preset {directory} has {found}; kerasformers reads presets with a "
+            f"{' or '.join(KERAS_HUB_TOKENIZERS)}."
+        )
+    return keras_hub.tokenizers.Tokenizer.from_preset(str(directory))

@@ -28,7 +28,15 @@ from kerasformers.export.tf_serving import (
     TF_SERVING_TEXT_VERSION,
 )
 from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
-from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, decode, sentence_frame, special_token_id
+from kerasformers.text import (
+    END_TOKEN,
+    START_TOKEN,
+    UNK_TOKEN,
+    decode,
+    padding_token_id,
+    sentence_frame,
+    special_token_id,
+)
 from kerasformers.text.tokenizers import name_sentence_piece_resource
 
 SERVING_LIMITS = """\
@@ -78,14 +86,14 @@ def _token_id(tokenizer, token):
     return special_token_id(tokenizer, token)
 
 
-def _dense(ids, length, keep="first"):
-    """Ragged `(batch, None)` ids -> int32 `(batch, length)`, truncated, right-padded with 0."""
+def _dense(ids, length, keep="first", pad=0):
+    """Ragged `(batch, None)` ids -> int32 `(batch, length)`, truncated, right-padded with `pad`."""
     ids = tf.cast(ids, tf.int32)
     if keep == "last":
         ids = ids[:, -length:]
     else:
         ids = ids[:, :length]
-    return ids.to_tensor(default_value=0, shape=[None, length])
+    return ids.to_tensor(default_value=pad, shape=[None, length])
 
 
 def _tokenize(tokenizer, text):
@@ -223,7 +231,8 @@ def classifier_endpoints(model, tokenizer, class_names=None):
 
 
 def _first_token_fallback(tokenizer):
-    """What an empty prompt starts from: a newline if the vocabulary has one, else `[START]`, else id 1."""
+    """What an empty prompt starts from: a newline if the vocabulary has one, else `[START]`, else the
+    tokenizer's `start_token_id` (GPT-2: `<|endoftext|>`), else id 1."""
     for token in ("\n", START_TOKEN):
         try:
             token_id = _token_id(tokenizer, token)
@@ -231,7 +240,8 @@ def _first_token_fallback(tokenizer):
             token_id = None
         if token_id is not None and token_id > 0:
             return int(token_id)
-    return 1
+    start = getattr(tokenizer, "start_token_id", None)  # a checkpoint's, e.g. GPT-2's <|endoftext|>
+    return 1 if start is None else int(start)
 
 
 def language_model_endpoints(model, tokenizer, max_new_tokens=64):
@@ -244,8 +254,10 @@ def language_model_endpoints(model, tokenizer, max_new_tokens=64):
 
     Each prompt keeps its last `model.max_length - max_new_tokens` tokens
     (the most recent context), in both signatures: a `token_ids` row ends at
-    its last non-zero id; an empty prompt starts from a newline (or
-    `[START]`). Generation is the cached greedy loop of
+    its last id that is not padding (`kerasformers.text.padding_token_id`:
+    0, or GPT-2's `<|endoftext|>`, whose id 0 is the real token `!`); an
+    empty prompt starts from a newline (or `[START]`, or the tokenizer's start
+    token). Generation is the cached greedy loop of
     `kerasformers.generation.build_generate_function`, stopping at `[END]` if
     the vocabulary has it.
 
@@ -268,33 +280,37 @@ def language_model_endpoints(model, tokenizer, max_new_tokens=64):
     prompt_length = model.max_length - max_new_tokens
     fallback = _first_token_fallback(tokenizer)
     end_id = _token_id(tokenizer, END_TOKEN)
+    pad = padding_token_id(tokenizer)
     _, greedy = resolve_sampler("greedy", vocabulary_size=model.vocabulary_size)
 
     def from_ids(prompt_ids):  # (batch, any length) right-padded; rows may be empty
         prompt_ids = tf.cast(prompt_ids, tf.int32)
-        # A prompt ends at its last non-padding id (as in `generate`); zeros inside stay tokens.
+        # A prompt ends at its last non-padding id (as in `generate`); padding ids inside stay tokens.
         positions = tf.range(1, tf.shape(prompt_ids)[1] + 1)[None, :]
-        lengths = tf.reduce_max(tf.where(prompt_ids != 0, positions, 0), axis=1)  # (batch,)
+        lengths = tf.reduce_max(tf.where(prompt_ids != pad, positions, 0), axis=1)  # (batch,)
         lengths = tf.maximum(lengths, 0)  # a (batch, 0) input reduces to the int32 minimum
         # Keep each prompt's LAST `prompt_length` tokens (the most recent context), as the text signature does.
-        prompt_ids = _dense(tf.RaggedTensor.from_tensor(prompt_ids, lengths=lengths), prompt_length, keep="last")
+        prompt_ids = _dense(tf.RaggedTensor.from_tensor(prompt_ids, lengths=lengths), prompt_length, keep="last",
+                            pad=pad)
         lengths = tf.minimum(lengths, prompt_length)
         empty = lengths == 0
         first = tf.where(empty, fallback, prompt_ids[:, 0])
         prompt_ids = tf.concat([first[:, None], prompt_ids[:, 1:]], axis=1)
         lengths = tf.maximum(lengths, 1)
         batch = tf.shape(prompt_ids)[0]
-        buffer = tf.ensure_shape(tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]]), [None, model.max_length])
-        run = build_generate_function(model, greedy(), prompt_length, max_new_tokens, end_token_id=end_id)
+        buffer = tf.ensure_shape(tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]], constant_values=pad),
+                                 [None, model.max_length])
+        run = build_generate_function(model, greedy(), prompt_length, max_new_tokens, end_token_id=end_id,
+                                      pad_token_id=pad)
         tokens = tf.cond(batch > 0, lambda: run(buffer, lengths), lambda: buffer)
         return {"token_ids": tokens, "prompt_lengths": lengths}
 
     def from_text(prompt):  # (batch,) strings
         ids = _tokenize(tokenizer, prompt)
-        out = from_ids(_dense(ids, prompt_length, keep="last"))
+        out = from_ids(_dense(ids, prompt_length, keep="last", pad=pad))
         tokens, lengths = out["token_ids"], out["prompt_lengths"]
         positions = tf.range(tf.shape(tokens)[1])[None, :]
-        continuation = tf.where(positions >= lengths[:, None], tokens, 0)
+        continuation = tf.where(positions >= lengths[:, None], tokens, pad)
         return {"text": _detokenize(tokenizer, tokens), "continuation": _detokenize(tokenizer, continuation)}
 
     return Endpoints(

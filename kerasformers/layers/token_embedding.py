@@ -155,9 +155,11 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         self._check_shape(input_shape)
         # Fresh initializer objects, so that seeded initializers are not shared.
-        self.token_embedding = keras.layers.Embedding(
+        # Keras' ReversibleEmbedding: `reverse=True` is the tied output projection, int8-quantized with the table.
+        self.token_embedding = keras.layers.ReversibleEmbedding(
             self.vocabulary_size,
             self.embedding_dim,
+            tie_weights=True,
             embeddings_initializer=keras.initializers.serialize(self.embeddings_initializer),
             mask_zero=self.mask_zero,
             dtype=self.dtype_policy,
@@ -189,7 +191,7 @@ class TokenAndPositionEmbedding(keras.layers.Layer):
 
     def call(self, inputs, start_index=0, reverse=False, segment_ids=None):  # (batch, length) int ids
         if reverse:  # (batch, length, embedding_dim) -> (batch, length, vocabulary_size)
-            return ops.matmul(inputs, ops.transpose(ops.cast(self.token_embedding.embeddings, inputs.dtype)))
+            return self.token_embedding(inputs, reverse=True)
         self._check_shape(inputs.shape, start_index)
         tokens = self.token_embedding(inputs)  # (batch, length, embedding_dim)
         if self.scale_embeddings:

@@ -6,3 +6,4 @@ from kerasformers.models.presets import TEXT_PRESETS, VISION_PRESETS
 from kerasformers.models.seq2seq import TransformerSeq2Seq
 from kerasformers.models.vit import VisionTransformer
 from kerasformers.models.lora import enable_lora, lora_projections, merge_lora
+from kerasformers.models.pretrained import checkpoint_facts

@@ -280,3 +280,42 @@ def load_language_model(cls, source, **options):
     else:
         _fill_gpt2_from_reader(model, source)
     return model
+
+
+# --------------------------------------------------------------------------- facts without the weights
+def checkpoint_facts(source):
+    """`{"model_type", "max_length"}` of a checkpoint, read from its config (no weights are loaded).
+
+    For the command line, which checks its options against the checkpoint
+    before any work.
+
+    Args:
+        source: a Hugging Face or KerasHub preset directory, a hub id, or a
+            KerasHub `BertBackbone` / `GPT2Backbone`.
+
+    Returns:
+        dict: `model_type` (`"bert"`, `"gpt2"`, ...) and `max_length` (the
+        checkpoint's positions).
+
+    Raises:
+        CheckpointError: missing files or an unreadable config.
+
+    Example:
+    >>> checkpoint_facts("all-MiniLM-L6-v2")  # doctest: +SKIP
+    {'model_type': 'bert', 'max_length': 512}
+    """
+    import keras_hub  # noqa: PLC0415 - heavy; only when a checkpoint is read
+
+    if isinstance(source, keras_hub.models.Backbone):
+        kind = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}.get(type(source).__name__, type(source).__name__)
+        return {"model_type": kind, "max_length": int(source.get_config()["max_sequence_length"])}
+    directory = resolve_directory(source)
+    config = read_json(directory, "config.json")
+    where = str(directory / "config.json")
+    if checkpoint_format(directory) == "keras_hub":
+        kind = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}.get(config.get("class_name"), config.get("class_name"))
+        return {"model_type": kind,
+                "max_length": int(_config_value(config.get("config", {}), "max_sequence_length", where))}
+    kind = config["model_type"]
+    key = "n_positions" if kind == "gpt2" else "max_position_embeddings"
+    return {"model_type": kind, "max_length": int(_config_value(config, key, where))}

@@ -20,6 +20,9 @@ LAYER_OPTIONS = (("num_layers", "number of layers"), ("model_dim", "model width"
                  ("num_heads", "attention heads"), ("hidden_dim", "feed-forward width"))
 
 
+DEFAULTS = {"learning_rate": 1e-3}  # shared defaults a task's `defaults` may change
+
+
 def _default_text(value, unset="depends on the data"):
     return f"default {unset if value is None else value}"
 
@@ -40,19 +43,23 @@ def build_parser(task, parser=None):
     parser.set_defaults(demo=False, verbose=1)
 
     group = parser.add_argument_group("training")
+    notes = task.default_notes  # how `prepare` fills the defaults left None
+
+    def default_help(name):
+        return _default_text(defaults.get(name, DEFAULTS.get(name)), notes.get(name, "depends on the data"))
+
     group.add_argument("--epochs", type=positive_int, default=defaults.get("epochs"),
-                       help=f"epochs ({_default_text(defaults.get('epochs'))})")
+                       help=f"epochs ({default_help('epochs')})")
     if task.model_class is not None:
         group.add_argument("--preset", default="tiny",
                            help=f"model size: {', '.join(sorted(task.model_class.presets))} (default tiny)")
     group.add_argument("--batch-size", type=positive_int, default=defaults.get("batch_size"),
-                       help=_default_text(defaults.get("batch_size")))
+                       help=default_help("batch_size"))
     if task.sequences:
         group.add_argument("--max-length", type=positive_int, default=defaults.get("max_length"),
-                           help=f"longest sequence in tokens ({_default_text(defaults.get('max_length'))})")
-    rate = defaults.get("learning_rate", 1e-3)
-    group.add_argument("--learning-rate", type=positive_float, default=rate,
-                       help=f"peak learning rate of the warm-up schedule (default {rate})")
+                           help=f"longest sequence in tokens ({default_help('max_length')})")
+    group.add_argument("--learning-rate", type=positive_float, default=defaults.get("learning_rate", 1e-3),
+                       help=f"peak learning rate of the warm-up schedule ({default_help('learning_rate')})")
     group.add_argument("--steps-per-epoch", type=positive_int, metavar="N",
                        help="cap every epoch at N batches (quick runs)")
     group.add_argument("--seed", type=int, default=0, help="random seed (default 0)")

@@ -1,5 +1,11 @@
 """Text classification: train a `TransformerClassifier` on labelled TSV, report accuracy and a confusion matrix, export.
 
+From scratch (a tokenizer trained on the data, a preset) or, with
+`--pretrained DIR`, fine-tuned from a BERT-family checkpoint with its own
+tokenizer and the fine-tuning recipe (AdamW, warm-up and linear decay, batches
+padded to their longest text); `--lora-rank R` trains LoRA updates only and
+merges them before saving and export.
+
 Data, in order: `--demo` (generated review sentences with negation),
 `--data PATH` (a TSV/CSV with a header, SST-2 layout `sentence<TAB>label` by
 default; `--validation-data` or a split of it for validation), or GLUE SST-2
@@ -15,19 +21,22 @@ import tensorflow as tf
 
 from kerasformers import export, text, training
 from kerasformers.models import TransformerClassifier
-from kerasformers.tasks import base, plots
+from kerasformers.tasks import base, fine_tuning, plots
 from kerasformers.text import demo_data, downloads
 from kerasformers.tasks.arguments import fraction, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("word_piece", "unigram", "bpe")
+PRETRAINED = dict(learning_rate=1e-4, batch_size=32, epochs=2)  # fine-tuning defaults (a small BERT: MiniLM)
 
 
 # ------------------------------------------------------------------------------ inference
 def predict_probabilities(model, tokenizer, texts, batch_size=64, verbose=0):
     """Class probabilities `(len(texts), num_classes)` for a list of strings (`verbose=1`: a progress bar)."""
-    logits = model.predict({"token_ids": text.encode(tokenizer, texts, model.max_length)}, batch_size=batch_size,
-                           verbose=verbose)
+    ids = text.encode(tokenizer, texts, model.max_length)
+    used = np.flatnonzero((ids != 0).any(axis=0))  # columns that hold a token: a checkpoint's 512 is mostly padding
+    ids = ids[:, : max(1, int(used[-1]) + 1 if len(used) else 1)]
+    logits = model.predict({"token_ids": ids}, batch_size=batch_size, verbose=verbose)
     if model.output_probabilities:
         return np.asarray(logits)
     logits = np.asarray(logits, "float64")
@@ -127,7 +136,14 @@ class Classification(base.Task):
     name = "classification"
     summary = __doc__.splitlines()[0]
     model_class = TransformerClassifier
-    defaults = dict(demo_size=2000, epochs=None, batch_size=64, max_length=None)
+    defaults = dict(demo_size=2000, epochs=None, batch_size=None, max_length=None, learning_rate=None)
+    default_notes = dict(
+        epochs=f"4 with --demo, else 2; {PRETRAINED['epochs']} with --pretrained",
+        batch_size=f"64; {PRETRAINED['batch_size']} with --pretrained",
+        max_length="32 with --demo, else 64; the checkpoint's positions with --pretrained (batches are padded "
+                   "to their longest text then)",
+        learning_rate=f"1e-3; {PRETRAINED['learning_rate']:g} with --pretrained",
+    )
     data_help = "labelled TSV/CSV with a header (default: GLUE SST-2, from ../shared/data or downloaded)"
     demo_help = "train on generated review sentences: no download, about a minute"
     exports = True
@@ -138,11 +154,16 @@ class Classification(base.Task):
         data = groups["data"]
         add_labelled_data_arguments(data)
         data.add_argument("--class-names", type=_names, metavar="A,B,...", help="names of the classes in label order")
-        data.add_argument("--tokenizer", choices=TOKENIZERS, default="word_piece", help="default word_piece")
+        data.add_argument("--tokenizer", choices=TOKENIZERS, default="word_piece",
+                          help="default word_piece (ignored with --pretrained: the checkpoint's own)")
+        fine_tuning.add_pretrained_arguments(groups["training"], "a BERT-family checkpoint")
 
     def prepare(self, options):
+        fine_tuning.prepare_pretrained(self, options, "bert", PRETRAINED)
         options.epochs = options.epochs or (4 if options.demo else 2)
         options.max_length = options.max_length or (32 if options.demo else 64)
+        options.batch_size = options.batch_size or 64
+        options.learning_rate = options.learning_rate or 1e-3
 
     def load_data(self, run):
         o = run.options
@@ -157,12 +178,30 @@ class Classification(base.Task):
 
     def build_tokenizers(self, run):
         o = run.options
+        if o.pretrained:
+            return {"text": fine_tuning.pretrained_tokenizer(o.pretrained)}
         tokenizer = text.make_tokenizer(o.tokenizer, run.data["train"].texts, o.vocabulary_size)
         print(f"Tokenizer ({o.tokenizer}): {tokenizer.vocabulary_size()} tokens")
         return {"text": tokenizer}
 
     def build_datasets(self, run):
-        return labelled_datasets(run)
+        return labelled_datasets(run, padding="longest" if run.options.pretrained else "max_length")
+
+    def build_model(self, run):
+        o = run.options
+        if not o.pretrained:
+            return super().build_model(run)
+        return fine_tuning.build_pretrained(run, TransformerClassifier, num_classes=len(run.data["class_names"]))
+
+    def compile(self, run):
+        if not run.options.pretrained:
+            return super().compile(run)
+        fine_tuning.compile_pretrained(run)
+
+    def fit(self, run):
+        history = super().fit(run)
+        fine_tuning.merge_after_training(run)
+        return history
 
     def model_arguments(self, run):
         return dict(vocabulary_size=run.tokenizers["text"].vocabulary_size(),
@@ -192,8 +231,9 @@ class Classification(base.Task):
             title=f"Validation confusion matrix (accuracy {run.metrics['accuracy']:.3f})")}
 
     def run_info(self, run):
-        return dict(max_length=run.options.max_length, tokenizer=run.options.tokenizer,
-                    class_names=run.data["class_names"])
+        o = run.options
+        return dict(max_length=o.max_length, tokenizer="pretrained" if o.pretrained else o.tokenizer,
+                    class_names=run.data["class_names"], pretrained=o.pretrained, lora_rank=o.lora_rank)
 
     def endpoints(self, model, tokenizers, info):
         return export.classifier_endpoints(model, tokenizers["text"], info.get("class_names"))
@@ -212,9 +252,10 @@ class Classification(base.Task):
         return [f"{label}\t{probability:.3f}\t{text_}" for text_, (label, probability) in zip(args.texts, answers)]
 
 
-def labelled_datasets(run):
+def labelled_datasets(run, padding="max_length"):
     """`(train, validation)` classification pipelines of `run.data["train"/"validation"]` with the `text` tokenizer."""
     o, tokenizer, train, validation = run.options, run.tokenizers["text"], run.data["train"], run.data["validation"]
-    return (text.classification_dataset(train.texts, train.labels, tokenizer, o.batch_size, o.max_length, seed=o.seed),
+    return (text.classification_dataset(train.texts, train.labels, tokenizer, o.batch_size, o.max_length, seed=o.seed,
+                                        padding=padding),
             text.classification_dataset(validation.texts, validation.labels, tokenizer, o.batch_size, o.max_length,
-                                        shuffle=False))
+                                        shuffle=False, padding=padding))

@@ -1,5 +1,9 @@
 """Language modelling: train a GPT-style `TransformerLanguageModel` on a plain text file, sample from it, export.
 
+From scratch, or with `--pretrained DIR` fine-tuned from a GPT-2 checkpoint
+with its own byte-level BPE tokenizer and the fine-tuning recipe (AdamW,
+warm-up and linear decay); `--lora-rank R` trains LoRA updates only.
+
 Data, in order: `--demo` (a generated play in tiny Shakespeare's layout),
 `--data PATH` (any UTF-8 text file), or tiny Shakespeare (`../shared/data` or
 a checked download). The first 90% trains, the last 10% validates.
@@ -17,12 +21,13 @@ import tensorflow as tf
 
 from kerasformers import checks, export, generation, text, training
 from kerasformers.models import TransformerLanguageModel
-from kerasformers.tasks import base
+from kerasformers.tasks import base, fine_tuning
 from kerasformers.text import demo_data, downloads
 from kerasformers.tasks.arguments import fraction, positive_float, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("character", "byte", "unigram", "bpe")
+PRETRAINED = dict(learning_rate=5e-5, batch_size=8, epochs=1)  # fine-tuning defaults (GPT-2 small)
 
 
 # ------------------------------------------------------------------------------ inference
@@ -30,16 +35,19 @@ def generate_texts(model, tokenizer, prompts, max_new_tokens=200, sampler="greed
                    top_k=None, temperature=1.0):
     """Continues each prompt; returns the prompts with their continuations (list of str).
 
-    Prompts are tokenized, right-padded to one length and continued by
-    `max_new_tokens` tokens (fewer if the model's `max_length` is shorter).
-    A prompt with no known token starts from a newline.
+    Prompts are tokenized, right-padded to one length (with
+    `text.padding_token_id(tokenizer)`: GPT-2's `<|endoftext|>`, not its
+    real token 0) and continued by `max_new_tokens` tokens (fewer if the
+    model's `max_length` is shorter). A prompt with no known token starts
+    from a newline.
     """
     prompts = list(prompts)
+    pad = text.padding_token_id(tokenizer)
     rows = [np.asarray(r, "int32") for r in tokenizer(tf.constant(prompts))]
     fallback = np.asarray(tokenizer(tf.constant(["\n"]))[0], "int32")[:1]
     rows = [r if len(r) else (fallback if len(fallback) else np.array([1], "int32")) for r in rows]
     length = min(max(len(r) for r in rows), model.max_length - 1)
-    ids = np.zeros((len(rows), length), "int32")
+    ids = np.full((len(rows), length), pad, "int32")
     for i, r in enumerate(rows):
         r = r[-length:]  # keep the most recent context
         ids[i, : len(r)] = r
@@ -48,7 +56,7 @@ def generate_texts(model, tokenizer, prompts, max_new_tokens=200, sampler="greed
     if top_k is not None:
         kwargs["top_k"] = top_k
     output = generation.generate(model, ids, max_new_tokens, sampler=sampler, seed=seed, temperature=temperature,
-                                 **kwargs)
+                                 pad_token_id=pad, **kwargs)
     decoded = text.decode(tokenizer, output)
     decoded = [decoded] if isinstance(decoded, (str, bytes)) else decoded
     return [d.decode("utf-8", "replace") if isinstance(d, bytes) else str(d) for d in decoded]
@@ -85,7 +93,13 @@ class LanguageModel(base.Task):
     summary = __doc__.splitlines()[0]
     model_class = TransformerLanguageModel
     aliases = ("language_model", "language_modeling")  # run folders of kerasformers <= 0.1.0
-    defaults = dict(demo_size=60_000, epochs=None, batch_size=32, max_length=128)
+    defaults = dict(demo_size=60_000, epochs=None, batch_size=None, max_length=None, learning_rate=None)
+    default_notes = dict(
+        epochs=f"3; {PRETRAINED['epochs']} with --pretrained",
+        batch_size=f"32; {PRETRAINED['batch_size']} with --pretrained",
+        max_length="128; the checkpoint's positions with --pretrained (GPT-2: 1024; less is much faster on a CPU)",
+        learning_rate=f"1e-3; {PRETRAINED['learning_rate']:g} with --pretrained",
+    )
     data_help = "a plain UTF-8 text file (default: tiny Shakespeare, from ../shared/data or downloaded)"
     demo_help = "train on a generated play in tiny Shakespeare's layout: no download, about a minute"
     exports = True
@@ -97,7 +111,8 @@ class LanguageModel(base.Task):
         data, group = groups["data"], groups["training"]
         data.add_argument("--validation-fraction", type=fraction, default=0.1,
                           help="share of the text, at its end, for validation (default 0.1)")
-        data.add_argument("--tokenizer", choices=TOKENIZERS, default="character", help="default character")
+        data.add_argument("--tokenizer", choices=TOKENIZERS, default="character",
+                          help="default character (ignored with --pretrained: the checkpoint's own)")
         data.add_argument("--vocabulary-size", type=positive_int, default=2000,
                           help="SentencePiece vocabulary (default 2000)")
         group.add_argument("--stride", type=positive_int,
@@ -106,10 +121,15 @@ class LanguageModel(base.Task):
         group.add_argument("--sample-length", type=positive_int, default=200,
                            help="tokens per sample, and the SavedModel's max_new_tokens (default 200)")
         group.add_argument("--top-p", type=float, default=0.9, help="nucleus of the top-p samples (default 0.9)")
+        fine_tuning.add_pretrained_arguments(group, "a GPT-2 checkpoint")
 
     def prepare(self, options):
         checks.check_fraction("top_p", options.top_p, high_open=False)
+        fine_tuning.prepare_pretrained(self, options, "gpt2", PRETRAINED)
         options.epochs = options.epochs or 3
+        options.max_length = options.max_length or 128
+        options.batch_size = options.batch_size or 32
+        options.learning_rate = options.learning_rate or 1e-3
         options.stride = options.stride or (max(1, options.max_length // 4) if options.demo else None)
 
     def load_data(self, run):
@@ -119,6 +139,8 @@ class LanguageModel(base.Task):
 
     def build_tokenizers(self, run):
         o, corpus = run.options, run.data["train"]
+        if o.pretrained:
+            return {"text": fine_tuning.pretrained_tokenizer(o.pretrained)}
         lines = [line for line in corpus.split("\n") if line.strip()]  # SentencePiece learns from lines
         tokenizer = text.make_tokenizer(o.tokenizer, corpus if o.tokenizer == "character" else lines,
                                         o.vocabulary_size)
@@ -139,6 +161,23 @@ class LanguageModel(base.Task):
 
     def model_arguments(self, run):
         return dict(vocabulary_size=run.tokenizers["text"].vocabulary_size(), max_length=run.options.max_length)
+
+    def build_model(self, run):
+        o = run.options
+        if not o.pretrained:
+            return super().build_model(run)
+        return fine_tuning.build_pretrained(run, TransformerLanguageModel)
+
+    def compile(self, run):
+        if not run.options.pretrained:
+            return super().compile(run)
+        # GPT-2's id 0 is a real token and training windows hold no padding: nothing is masked
+        fine_tuning.compile_pretrained(run, perplexity=True, pad_id=run.model.padding_id)
+
+    def fit(self, run):
+        history = super().fit(run)
+        fine_tuning.merge_after_training(run)
+        return history
 
     def _samples(self, run):
         o, prompt = run.options, self._prompt(run)
@@ -165,8 +204,9 @@ class LanguageModel(base.Task):
 
     def run_info(self, run):
         o = run.options
-        return dict(max_length=o.max_length, tokenizer=o.tokenizer, prompt=self._prompt(run),
-                    export_max_new_tokens=min(o.sample_length, o.max_length - 1))
+        return dict(max_length=o.max_length, tokenizer="pretrained" if o.pretrained else o.tokenizer,
+                    prompt=self._prompt(run), export_max_new_tokens=min(o.sample_length, o.max_length - 1),
+                    pretrained=o.pretrained, lora_rank=o.lora_rank)
 
     def endpoints(self, model, tokenizers, info):
         return export.language_model_endpoints(model, tokenizers["text"], info.get("export_max_new_tokens", 64))

@@ -37,6 +37,7 @@ __all__ = [
     "encode",
     "load_tokenizer",
     "make_tokenizer",
+    "padding_token_id",
     "save_tokenizer",
     "special_token_id",
     "train_sentence_piece",
@@ -696,8 +697,41 @@ def encode(tokenizer, texts, length, *, empty_id=None):
     return ids
 
 
+def padding_token_id(tokenizer):
+    """The id that pads this tokenizer's sequences: 0 (`[PAD]`) unless a checkpoint's tokenizer says otherwise.
+
+    KerasHub's `GPT2Tokenizer` reports `pad_token_id = 0`, but GPT-2 has no
+    padding token: its id 0 is the real token `!` (KerasHub pads with 0 and
+    masks explicitly). kerasformers pads such a tokenizer with its end token
+    (`<|endoftext|>`, 50256) instead, so that no real token is ever taken for
+    padding: a tokenizer whose `pad_token_id` is not one of its
+    `special_tokens` pads with its `end_token_id`.
+
+    Args:
+        tokenizer: any tokenizer.
+
+    Returns:
+        int.
+
+    Raises:
+        Nothing: a tokenizer without `pad_token_id` pads with 0.
+
+    Example:
+    >>> padding_token_id(character_tokenizer("ab"))
+    0
+    """
+    pad = getattr(tokenizer, "pad_token_id", None)
+    if pad is None:
+        return 0
+    specials = getattr(tokenizer, "special_tokens", None)
+    end = getattr(tokenizer, "end_token_id", None)
+    if specials and end is not None and tokenizer.id_to_token(int(pad)) not in specials:
+        return int(end)
+    return int(pad)
+
+
 def decode(tokenizer, ids):
-    """Detokenizes ids after dropping padding, `[START]` and `[END]` (TF ops).
+    """Detokenizes ids after dropping padding (`padding_token_id`), `[START]` and `[END]` (TF ops).
 
     `WordPieceTokenizer.detokenize` writes `[PAD]`/`[START]` as text; this
     drops those ids first, so model outputs and padded batches decode to
@@ -731,7 +765,7 @@ def decode(tokenizer, ids):
         ids = tf.expand_dims(ids, 0)
     if not isinstance(ids, tf.RaggedTensor):
         ids = tf.RaggedTensor.from_tensor(ids)
-    drop = {0} | {
+    drop = {padding_token_id(tokenizer)} | {
         i for i in (special_token_id(tokenizer, START_TOKEN), special_token_id(tokenizer, END_TOKEN))
         if i is not None
     }

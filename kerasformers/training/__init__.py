@@ -13,9 +13,11 @@ from kerasformers.training.callbacks import (
 from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
 from kerasformers.training.metrics import MaskedAccuracy, Perplexity
 from kerasformers.training.precision import dtype_policy, fast_bfloat16, resolve_precision
-from kerasformers.training.recipe import compile_recipe, steps_per_epoch_of
+from kerasformers.training.recipe import compile_fine_tuning, compile_recipe, steps_per_epoch_of
 from kerasformers.training.schedules import (
     TransformerSchedule,
+    WarmupLinearDecay,
+    fine_tuning_optimizer,
     paper_optimizer,
     peak_optimizer,
     schedule_parameters,
@@ -29,10 +31,13 @@ __all__ = [
     "Perplexity",
     "TextSamples",
     "TransformerSchedule",
+    "WarmupLinearDecay",
+    "compile_fine_tuning",
     "compile_recipe",
     "default_callbacks",
     "dtype_policy",
     "fast_bfloat16",
+    "fine_tuning_optimizer",
     "fit",
     "paper_optimizer",
     "peak_optimizer",

@@ -1,9 +1,10 @@
-"""The tasks' training recipe: the paper's optimizer peaking at a learning rate, a masked loss and metric."""
+"""The tasks' training recipes: from scratch (the paper's optimizer peaking at a learning rate) or fine-tuning
+(AdamW, warm-up and linear decay), with a masked loss and metric."""
 
 from kerasformers.checks import check_positive_int, check_positive_number, check_rate
 from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
 from kerasformers.training.metrics import MaskedAccuracy, Perplexity
-from kerasformers.training.schedules import peak_optimizer
+from kerasformers.training.schedules import fine_tuning_optimizer, peak_optimizer
 
 
 def steps_per_epoch_of(dataset, steps_per_epoch):
@@ -87,5 +88,52 @@ def compile_recipe(model, train_data, *, epochs, steps_per_epoch, learning_rate,
         optimizer=peak_optimizer(model_dim, total_steps, learning_rate),
         loss=MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing),
         metrics=[Perplexity() if perplexity else MaskedAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def compile_fine_tuning(model, train_data, *, epochs, steps_per_epoch, learning_rate, warmup_fraction=0.1,
+                        weight_decay=0.01, perplexity=False, pad_id=0):
+    """Compiles a model built from a pretrained checkpoint with the fine-tuning recipe.
+
+    - optimizer: `fine_tuning_optimizer` (AdamW, linear warm-up over
+      `warmup_fraction` of the run, then linear decay to zero, no weight
+      decay on biases and LayerNorm weights), sized for `epochs` epochs of
+      `steps_per_epoch_of(train_data, steps_per_epoch)` updates;
+    - loss and metric: as `compile_recipe` (masked cross-entropy; accuracy,
+      or perplexity for language models).
+
+    Args:
+        model: a `keras.Model` whose outputs are logits.
+        train_data: the training `tf.data.Dataset` (its cardinality sizes the
+            schedule when `steps_per_epoch` is None).
+        epochs: positive int, keyword-only.
+        steps_per_epoch: positive int or `None`, keyword-only.
+        learning_rate: positive float, keyword-only. The peak learning rate.
+        warmup_fraction: float in [0, 1). Defaults to `0.1`.
+        weight_decay: non-negative float. Defaults to `0.01`.
+        perplexity: bool. Track `Perplexity` instead of accuracy.
+        pad_id: int or `None`. Token-level labels equal to it are padding
+            (ignored by the loss and metric). Defaults to `0`; pass `None`
+            for a checkpoint whose id 0 is a real token (GPT-2's `!`) when
+            the labels hold no padding.
+
+    Returns:
+        `model`, compiled.
+
+    Raises:
+        ValueError: a bad argument (the message names the value).
+
+    Example:
+    >>> model = TransformerClassifier.from_pretrained("all-MiniLM-L6-v2", num_classes=2)  # doctest: +SKIP
+    >>> compile_fine_tuning(model, train_ds, epochs=2, steps_per_epoch=None, learning_rate=1e-4)  # doctest: +SKIP
+    """
+    epochs = check_positive_int("epochs", epochs)
+    learning_rate = check_positive_number("learning_rate", learning_rate)
+    total_steps = epochs * steps_per_epoch_of(train_data, steps_per_epoch)
+    model.compile(
+        optimizer=fine_tuning_optimizer(total_steps, learning_rate, warmup_fraction, weight_decay),
+        loss=MaskedSparseCategoricalCrossentropy(pad_id=pad_id),
+        metrics=[Perplexity(mask_token_id=pad_id) if perplexity else MaskedAccuracy(pad_id=pad_id, name="accuracy")],
     )
     return model

@@ -21,6 +21,6 @@ signature = tf.saved_model.load(path).signatures["serving_default"]
 results = []
 for batch in batches:
     outputs = signature(**{input_name: tf.constant(batch, tf.string)})
-    results.append({k: v.numpy().tolist() if v.dtype != tf.string else [s.decode("utf-8") for s in v.numpy()]
+    results.append({k: v.numpy().tolist() if v.dtype != tf.string else [s.decode("utf-8", "replace") for s in v.numpy()]
                     for k, v in outputs.items()})
 print(json.dumps({"blocked": blocked, "results": results}))

@@ -342,3 +342,20 @@ def test_int8_quantization_reaches_attention_and_feed_forward(tmp_path):
     quantized = to_numpy(model.encoder_model()({"token_ids": ids})["pooled_output"])
     assert np.abs(quantized - to_numpy(expected)).max() < 0.1
     assert not np.allclose(quantized, to_numpy(expected), atol=1e-6)
+
+
+def test_int8_quantization_of_a_tied_language_model_head(tmp_path):
+    """GPT-2's output projection is its (tied) token table: after `quantize("int8")` it is read dequantized."""
+    directory = tiny_checkpoints.write_gpt2(tmp_path / "gpt2")
+    model = kf.TransformerLanguageModel.from_pretrained(directory)
+    ids = np.array([[5, 0, 17, 40, 3, 9]], "int32")
+    expected = to_numpy(model({"token_ids": ids}))
+    model.quantize("int8")
+    table = model.embedding.token_embedding
+    assert table.quantization_mode == "int8" and str(table._embeddings.dtype) == "int8"
+    quantized = to_numpy(model({"token_ids": ids}))
+    spread = expected.max() - expected.min()
+    assert np.abs(quantized - expected).max() < 0.05 * spread  # int8 rounding, not raw int8 values
+    assert not np.allclose(quantized, expected, atol=1e-6)
+    cached, _ = model.call_with_cache(ids, model.init_cache(1, ids.shape[1]), 0)  # generation's path
+    np.testing.assert_allclose(to_numpy(cached), quantized, atol=1e-4)
