@@ -344,6 +344,7 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
         test = text.LabelledTexts(test.texts[:200], test.labels[:200], test.class_names, test.report)
     budget_s, batch, every = 900 * scale, 32, 90 * scale
     labels = np.asarray(train.labels, "int32")
+    tokenizer = load_pretrained_tokenizer(directory)
     results = []
 
     def accuracy(predict, part):
@@ -358,8 +359,12 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
     if not _skip("sst2-pretrained"):
         def build_reference(total_steps):
             keras.utils.set_random_seed(seed)
-            classifier = keras_hub.models.BertTextClassifier.from_preset(str(directory), num_classes=2)
-            classifier.preprocessor.sequence_length = 64
+            # KerasHub's converter wants vocab.txt, which this checkpoint lacks (it has tokenizer.json): the
+            # backbone comes from its converter, the tokenizer is KerasHub's BertTokenizer with the checkpoint's
+            # vocabulary and lower-casing/accent rule (the same object ours uses).
+            preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=64)
+            classifier = keras_hub.models.BertTextClassifier(
+                keras_hub.models.BertBackbone.from_preset(str(directory)), num_classes=2, preprocessor=preprocessor)
             classifier.compile(optimizer=kf.training.fine_tuning_optimizer(total_steps, 1e-4),
                                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             return classifier
@@ -376,7 +381,6 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
         results[-1]["planned_steps"] = steps
 
     # --- ours: full fine-tuning, then LoRA rank 8
-    tokenizer = load_pretrained_tokenizer(directory)
     ours_ds = text.classification_dataset(train.texts, train.labels, tokenizer, batch, 512, seed=seed,
                                           padding="longest").repeat()
     for label, rank, rate in (("kerasformers from_pretrained, full fine-tuning", None, 1e-4),
