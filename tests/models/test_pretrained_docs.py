@@ -10,7 +10,7 @@ SNIPPETS = re.findall(r"```python\n(.*?)```", DOC, flags=re.S)
 
 
 def test_snippets_run_in_order_and_print_what_they_say(tmp_path, monkeypatch, capsys):
-    assert len(SNIPPETS) == 4
+    assert len(SNIPPETS) == 5
     monkeypatch.chdir(tmp_path)
     tiny_checkpoints.write_bert(tmp_path / "all-MiniLM-L6-v2")
     tiny_checkpoints.write_gpt2(tmp_path / "gpt2")
