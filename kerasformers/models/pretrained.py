@@ -30,6 +30,8 @@ ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_approximate", "gelu_pytorch_tan
 # `activation` too: e.g. "gelu_approximate" reproduces KerasHub's BertBackbone, which uses the tanh form
 # for every BERT checkpoint although Hugging Face's `hidden_act: "gelu"` is the exact one.
 CLASSIFIER_OPTIONS = ("dropout", "pooling", "output_probabilities", "activation", "name", "dtype", "trainable")
+# KerasHub backbone classes kerasformers reads, by Hugging Face `model_type`.
+BACKBONE_TYPES = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}
 LANGUAGE_MODEL_OPTIONS = ("dropout", "padding_id", "activation", "name", "dtype", "trainable")
 
 
@@ -77,7 +79,7 @@ class _Source:
                 self.model_type = self.config["model_type"]
                 self.reader = SafetensorsReader(directory)
         if self.backbone is not None:
-            names = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}
+            names = BACKBONE_TYPES
             kind = type(self.backbone).__name__
             if kind not in names:
                 raise CheckpointError(f"Unsupported KerasHub backbone {kind}: kerasformers reads BertBackbone and GPT2Backbone.")
@@ -307,13 +309,13 @@ def checkpoint_facts(source):
     import keras_hub  # noqa: PLC0415 - heavy; only when a checkpoint is read
 
     if isinstance(source, keras_hub.models.Backbone):
-        kind = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}.get(type(source).__name__, type(source).__name__)
+        kind = BACKBONE_TYPES.get(type(source).__name__, type(source).__name__)
         return {"model_type": kind, "max_length": int(source.get_config()["max_sequence_length"])}
     directory = resolve_directory(source)
     config = read_json(directory, "config.json")
     where = str(directory / "config.json")
     if checkpoint_format(directory) == "keras_hub":
-        kind = {"BertBackbone": "bert", "GPT2Backbone": "gpt2"}.get(config.get("class_name"), config.get("class_name"))
+        kind = BACKBONE_TYPES.get(config.get("class_name"), config.get("class_name"))
         return {"model_type": kind,
                 "max_length": int(_config_value(config.get("config", {}), "max_sequence_length", where))}
     kind = config["model_type"]
