@@ -36,6 +36,7 @@ from keras import ops
 
 from kerasformers.checks import check_int, check_positive_number, is_int
 from kerasformers.generation.beam_search import BeamSearch
+from kerasformers.generation.sampling import SamplingOptions, SeededSampler, sampling_loop
 
 SAMPLERS = ("greedy", "top_k", "top_p", "beam")
 DEFAULT_NUM_BEAMS = 4  # Vaswani et al. 2017, section 6.1
@@ -147,10 +148,11 @@ def resolve_sampler(sampler="greedy", temperature=1.0, top_k=None, top_p=None, n
 
     Returns:
         `(key, factory)`: a hashable key of the settings that need their own
-        compiled function (the seed is not one of them), and a function that
-        creates the sampler object (a `keras_hub.samplers.Sampler` or a
-        `BeamSearch`) for `build_generate_function` /
-        `build_translate_function`.
+        compiled function, and a function that creates the sampler object for
+        `build_generate_function` / `build_translate_function`: a
+        `SeededSampler` for `"greedy"`, `"top_k"` and `"top_p"` (one compiled
+        function for all their settings and seeds, which it passes as
+        tensors), a `BeamSearch`, or the given `keras_hub.samplers.Sampler`.
 
     Raises:
         ValueError: naming the received value, for an unknown sampler or a bad
@@ -193,16 +195,14 @@ def resolve_sampler(sampler="greedy", temperature=1.0, top_k=None, top_p=None, n
         if name != "top_p":
             raise ValueError(f"`top_p` needs sampler='top_p'. Received: sampler={sampler!r}, top_p={top_p}")
     if name == "greedy":
-        return ("greedy",), lambda: keras_hub.samplers.GreedySampler(temperature=temperature)
+        return ("seeded",), lambda: SeededSampler(temperature=0.0)
     if name == "top_k":
         k = DEFAULT_TOP_K if top_k is None else top_k
         k = k if vocabulary_size is None else min(k, vocabulary_size)
-        return ("top_k", k, temperature), lambda: keras_hub.samplers.TopKSampler(k=k, seed=seed, temperature=temperature)
+        return ("seeded",), lambda: SeededSampler(temperature=temperature, top_k=k, seed=seed)
     if name == "top_p":
         p = DEFAULT_TOP_P if top_p is None else top_p
-        return ("top_p", p, top_k, temperature), lambda: keras_hub.samplers.TopPSampler(
-            p=p, k=top_k, seed=seed, temperature=temperature
-        )
+        return ("seeded",), lambda: SeededSampler(temperature=temperature, top_k=top_k or 0, top_p=p, seed=seed)
     if isinstance(length_penalty, bool) or not isinstance(length_penalty, numbers.Real) or not (
         math.isfinite(length_penalty) and length_penalty >= 0
     ):
@@ -220,6 +220,27 @@ def _reseed(sampler, seed):
 
 
 # ------------------------------------------------------------------ decoding
+def _options(sampler, batch, options):
+    """`SamplingOptions` from the 4 tensors passed to `run`, else the sampler's own settings (seed fixed or 0)."""
+    if options:
+        return SamplingOptions(*options)
+    if sampler.temperature > 0 and sampler.seed is None:
+        raise ValueError(f"Sampling inside a traced function needs a seed or per-call options. Received: {sampler!r}")
+    fill = lambda value, dtype: ops.full((batch,), value, dtype)  # noqa: E731
+    seed = np.array(int(sampler.seed or 0) & 0xFFFFFFFF, "uint32").view("int32")
+    return SamplingOptions(fill(sampler.temperature, "float32"), fill(sampler.top_k, "int32"),
+                           fill(sampler.top_p, "float32"), fill(int(seed), "int32"))
+
+
+def _run_compiled(function, stored_sampler, sampler, seed, batch, *inputs):
+    """Calls a compiled decoding function: seeded samplers pass their options as tensors, others are reseeded."""
+    if isinstance(sampler, SeededSampler):
+        options = tuple(ops.convert_to_tensor(x) for x in sampler.options(batch).as_tuple())
+        return function(*inputs, *options)
+    _reseed(stored_sampler, seed)
+    return function(*inputs)
+
+
 def _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id):
     """Runs `sampler` on `buffer` `(batch, length)`; rows keep positions `< lengths`, generate until `limits`."""
     length = buffer.shape[1]
@@ -285,18 +306,20 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
     Args:
         model: a causal language model with the decoding step (see the
             package docstring), e.g. a `TransformerLanguageModel`.
-        sampler: a `keras_hub.samplers.Sampler` or a `BeamSearch`, e.g.
-            `resolve_sampler(...)[1]()`.
+        sampler: a `SeededSampler`, a `BeamSearch` or a
+            `keras_hub.samplers.Sampler`, e.g. `resolve_sampler(...)[1]()`.
         prompt_length: int. Width of the prompt part of the buffer.
         max_new_tokens: int. Tokens generated after each row's prompt.
         use_cache, end_token_id, pad_token_id: as in `generate`.
 
     Returns:
-        `run(buffer, lengths) -> tokens`: `buffer` int32 `(batch,
+        `run(buffer, lengths, *options) -> tokens`: `buffer` int32 `(batch,
         prompt_length + max_new_tokens)` with the right-padded prompts, then
         `pad_token_id`; `lengths` int32 `(batch,)`, each row's prompt length
-        (at least 1); `tokens` int32 of the buffer's shape, as `generate`
-        returns them.
+        (at least 1); with a `SeededSampler`, `options` are optionally the
+        four `(batch,)` tensors of `SamplingOptions` (per-row temperature,
+        top-k, top-p, seed; default: the sampler's settings); `tokens` int32
+        of the buffer's shape, as `generate` returns them.
 
     Example:
     >>> import kerasformers as kf
@@ -307,8 +330,9 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
     (1, 7)
     """
 
-    def run(buffer, lengths):  # (batch, prompt_length + max_new_tokens), (batch,)
+    def run(buffer, lengths, *options):  # (batch, prompt_length + max_new_tokens), (batch,), 4 x (batch,)
         batch, length = ops.shape(buffer)[0], prompt_length + max_new_tokens
+        lengths = ops.cast(lengths, "int32")
         limits = lengths + max_new_tokens
         if use_cache:
             cache = model.init_cache(batch, length)
@@ -317,6 +341,9 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
         else:
             cache = None
             next = _recomputing_next(model, lambda prompt, _, size: model.init_cache(ops.shape(prompt)[0], size))
+        if isinstance(sampler, SeededSampler):
+            options = _options(sampler, batch, options)
+            return sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id, pad_token_id)
         return _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id)
 
     return run
@@ -423,7 +450,7 @@ def generate(
     )
     use_cache = bool(use_cache)
     key = ("language_model", batch, prompt_length, max_new_tokens, use_cache, sampler_key, end_token_id, pad_token_id)
-    sampler_object, function = _get_function(
+    stored_sampler, function = _get_function(
         model,
         key,
         factory,
@@ -431,10 +458,10 @@ def generate(
             model, sampler, prompt_length, max_new_tokens, use_cache, end_token_id, pad_token_id
         ),
     )
-    _reseed(sampler_object, seed)
     buffer = np.full((batch, prompt_length + max_new_tokens), pad_token_id, "int32")
     buffer[:, :prompt_length] = prompt
-    tokens = function(ops.convert_to_tensor(buffer, "int32"), ops.convert_to_tensor(lengths, "int32"))
+    tokens = _run_compiled(function, stored_sampler, factory(), seed, batch, ops.convert_to_tensor(buffer, "int32"),
+                           ops.convert_to_tensor(lengths, "int32"))
     return np.asarray(ops.convert_to_numpy(tokens)).astype("int32")
 
 
@@ -449,16 +476,17 @@ def build_translate_function(model, sampler, max_length, use_cache=True, start_t
     Args:
         model: an encoder-decoder model with the decoding step (see the
             package docstring), e.g. a `TransformerSeq2Seq`.
-        sampler: a `keras_hub.samplers.Sampler` or a `BeamSearch`, e.g.
-            `resolve_sampler(...)[1]()`.
+        sampler: a `SeededSampler`, a `BeamSearch` or a
+            `keras_hub.samplers.Sampler`, e.g. `resolve_sampler(...)[1]()`.
         max_length: int. Target tokens to decode at most.
         use_cache, start_token_id, end_token_id, pad_token_id: as in
             `translate`.
 
     Returns:
-        `run(source_ids) -> tokens`: int32 `(batch, source_length)` sources
-        (0 = padding, no row empty) to int32 `(batch, max_length)` targets,
-        as `translate` returns them.
+        `run(source_ids, *options) -> tokens`: int32 `(batch,
+        source_length)` sources (0 = padding, no row empty) to int32
+        `(batch, max_length)` targets, as `translate` returns them;
+        `options` as in `build_generate_function`.
 
     Example:
     >>> import kerasformers as kf
@@ -470,7 +498,7 @@ def build_translate_function(model, sampler, max_length, use_cache=True, start_t
     (1, 6)
     """
 
-    def run(source):  # (batch, source_length)
+    def run(source, *options):  # (batch, source_length), 4 x (batch,)
         batch = ops.shape(source)[0]
         encoder_outputs, encoder_padding_mask = model.encode(source)
         buffer = ops.concatenate(
@@ -485,7 +513,11 @@ def build_translate_function(model, sampler, max_length, use_cache=True, start_t
         else:
             cache = (encoder_outputs, encoder_padding_mask)  # beam search repeats it per beam
             next = _recomputing_next(model, lambda prompt, state, size: model.init_cache(*state, size))
-        tokens = _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id)
+        if isinstance(sampler, SeededSampler):
+            options = _options(sampler, batch, options)
+            tokens = sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id, pad_token_id)
+        else:
+            tokens = _decode(sampler, next, buffer, cache, lengths, limits, end_token_id, pad_token_id)
         return tokens[:, 1:]
 
     return run
@@ -576,7 +608,7 @@ def translate(
     use_cache = bool(use_cache)
     key = ("seq2seq", batch, source_length, max_length, use_cache, sampler_key, start_token_id, end_token_id,
            pad_token_id)
-    sampler_object, function = _get_function(
+    stored_sampler, function = _get_function(
         model,
         key,
         factory,
@@ -584,6 +616,5 @@ def translate(
             model, sampler, max_length, use_cache, start_token_id, end_token_id, pad_token_id
         ),
     )
-    _reseed(sampler_object, seed)
-    tokens = function(ops.convert_to_tensor(source, "int32"))
+    tokens = _run_compiled(function, stored_sampler, factory(), seed, batch, ops.convert_to_tensor(source, "int32"))
     return np.asarray(ops.convert_to_numpy(tokens)).astype("int32")
