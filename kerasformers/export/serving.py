@@ -7,6 +7,8 @@ builder per kind of model makes them (`classifier_endpoints`,
 writes any of them.
 """
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 import os
@@ -20,20 +22,17 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from kerasformers.checks import check_int, is_int
+from kerasformers.checks import is_int
+from kerasformers.export.signature_files import signature_defaults, write_signature_defaults, write_warmup_requests
 from kerasformers.export.tf_serving import (
     TF_SERVING_IMAGE,
     TF_SERVING_RELEASE,
     TF_SERVING_TEXT_OPS,
     TF_SERVING_TEXT_VERSION,
 )
-from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
 from kerasformers.text import (
-    END_TOKEN,
     START_TOKEN,
-    UNK_TOKEN,
     decode,
-    padding_token_id,
     sentence_frame,
     special_token_id,
 )
@@ -108,6 +107,19 @@ def _detokenize(tokenizer, ids):
 
 
 # ----------------------------------------------------------------------------------- endpoints
+_JIT = contextvars.ContextVar("kerasformers_export_jit_compile", default=False)
+
+
+@contextlib.contextmanager
+def _tracing(jit_compile):
+    """While `export_for_serving` traces the signatures: build decoding loops with XLA or without."""
+    token = _JIT.set(bool(jit_compile))
+    try:
+        yield
+    finally:
+        _JIT.reset(token)
+
+
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 
 
@@ -127,6 +139,11 @@ class Endpoints:
         resources: sequence of objects the functions use besides the model
             (tokenizers): tracked, so that their tables and model files are
             saved; a tokenizer is built first if it has not run yet.
+        defaults: dict of signature name to `{input name: NumPy value}`:
+            inputs a request may leave out (written as `SignatureDef`
+            defaults, which TF Serving applies).
+        warmup: None, or `warmup(jit_compile) -> [(signature name, {input:
+            NumPy value}), ...]`: the requests of TF Serving's warm-up file.
 
     Example:
     >>> endpoints = classifier_endpoints(model, tokenizer, ["negative", "positive"])  # doctest: +SKIP
@@ -136,10 +153,15 @@ class Endpoints:
 
     signatures: tuple
     resources: tuple = ()
+    defaults: dict = dataclasses.field(default_factory=dict)
+    warmup: object = None
 
     def __post_init__(self):
         object.__setattr__(self, "signatures", tuple(tuple(s) for s in self.signatures))
         object.__setattr__(self, "resources", tuple(self.resources))
+        object.__setattr__(self, "defaults", {k: dict(v) for k, v in dict(self.defaults).items()})
+        if self.warmup is not None and not callable(self.warmup):
+            raise ValueError(f"`warmup` must be None or a function of `jit_compile`. Received: warmup={self.warmup!r}")
         for signature in self.signatures:
             if len(signature) != 3 or not isinstance(signature[0], str) or not callable(signature[1]):
                 raise ValueError(
@@ -148,6 +170,12 @@ class Endpoints:
                 )
         if not self.signatures:
             raise ValueError("`signatures` is empty: an export needs at least one. Received: signatures=()")
+        inputs = {name: {spec.name for spec in signature} for name, _, signature in self.signatures}
+        for name, values in self.defaults.items():
+            unknown = sorted(set(values) - inputs.get(name, set()))
+            if name not in inputs or unknown:
+                raise ValueError(f"`defaults` names inputs that signature {name!r} does not have. Received: "
+                                 f"{sorted(values)}, signature inputs: {sorted(inputs.get(name, ()))}")
 
 
 def _require(builder, model, names):
@@ -230,182 +258,9 @@ def classifier_endpoints(model, tokenizer, class_names=None):
     )
 
 
-def _first_token_fallback(tokenizer):
-    """What an empty prompt starts from: a newline if the vocabulary has one, else `[START]`, else the
-    tokenizer's `start_token_id` (GPT-2: `<|endoftext|>`), else id 1."""
-    for token in ("\n", START_TOKEN):
-        try:
-            token_id = _token_id(tokenizer, token)
-        except Exception:  # pragma: no cover - tokenizer without such lookups
-            token_id = None
-        if token_id is not None and token_id > 0:
-            return int(token_id)
-    start = getattr(tokenizer, "start_token_id", None)  # a checkpoint's, e.g. GPT-2's <|endoftext|>
-    return 1 if start is None else int(start)
-
-
-def language_model_endpoints(model, tokenizer, max_new_tokens=64):
-    """Signatures of a `TransformerLanguageModel`: a prompt in, its greedy continuation out.
-
-    - `serving_default(prompt: string[None])` → `text: string[None]` (prompt
-      + continuation), `continuation: string[None]`.
-    - `token_ids(prompt_ids: int32[None, None])` → `token_ids`,
-      `prompt_lengths`.
-
-    Each prompt keeps its last `model.max_length - max_new_tokens` tokens
-    (the most recent context), in both signatures: a `token_ids` row ends at
-    its last id that is not padding (`kerasformers.text.padding_token_id`:
-    0, or GPT-2's `<|endoftext|>`, whose id 0 is the real token `!`); an
-    empty prompt starts from a newline (or `[START]`, or the tokenizer's start
-    token). Generation is the cached greedy loop of
-    `kerasformers.generation.build_generate_function`, stopping at `[END]` if
-    the vocabulary has it.
-
-    Args:
-        model: a `TransformerLanguageModel` (or any model with the causal
-            language model step of `kerasformers.generation`).
-        tokenizer: the tokenizer the model was trained with.
-        max_new_tokens: int in `[1, model.max_length - 1]`: tokens generated
-            per request. Defaults to `64`.
-
-    Returns:
-        `Endpoints` for `export_for_serving`.
-
-    Raises:
-        ValueError: without a tokenizer, or for a bad `max_new_tokens`.
-    """
-    _require("language_model_endpoints", model, ("vocabulary_size", "max_length", "init_cache", "call_with_cache"))
-    _require_tokenizer("language model", "tokenizer", tokenizer)
-    max_new_tokens = check_int("max_new_tokens", max_new_tokens, minimum=1, maximum=model.max_length - 1)
-    prompt_length = model.max_length - max_new_tokens
-    fallback = _first_token_fallback(tokenizer)
-    end_id = _token_id(tokenizer, END_TOKEN)
-    pad = padding_token_id(tokenizer)
-    _, greedy = resolve_sampler("greedy", vocabulary_size=model.vocabulary_size)
-
-    def from_ids(prompt_ids):  # (batch, any length) right-padded; rows may be empty
-        prompt_ids = tf.cast(prompt_ids, tf.int32)
-        # A prompt ends at its last non-padding id (as in `generate`); padding ids inside stay tokens.
-        positions = tf.range(1, tf.shape(prompt_ids)[1] + 1)[None, :]
-        lengths = tf.reduce_max(tf.where(prompt_ids != pad, positions, 0), axis=1)  # (batch,)
-        lengths = tf.maximum(lengths, 0)  # a (batch, 0) input reduces to the int32 minimum
-        # Keep each prompt's LAST `prompt_length` tokens (the most recent context), as the text signature does.
-        prompt_ids = _dense(tf.RaggedTensor.from_tensor(prompt_ids, lengths=lengths), prompt_length, keep="last",
-                            pad=pad)
-        lengths = tf.minimum(lengths, prompt_length)
-        empty = lengths == 0
-        first = tf.where(empty, fallback, prompt_ids[:, 0])
-        prompt_ids = tf.concat([first[:, None], prompt_ids[:, 1:]], axis=1)
-        lengths = tf.maximum(lengths, 1)
-        batch = tf.shape(prompt_ids)[0]
-        buffer = tf.ensure_shape(tf.pad(prompt_ids, [[0, 0], [0, max_new_tokens]], constant_values=pad),
-                                 [None, model.max_length])
-        run = build_generate_function(model, greedy(), prompt_length, max_new_tokens, end_token_id=end_id,
-                                      pad_token_id=pad)
-        tokens = tf.cond(batch > 0, lambda: run(buffer, lengths), lambda: buffer)
-        return {"token_ids": tokens, "prompt_lengths": lengths}
-
-    def from_text(prompt):  # (batch,) strings
-        ids = _tokenize(tokenizer, prompt)
-        out = from_ids(_dense(ids, prompt_length, keep="last", pad=pad))
-        tokens, lengths = out["token_ids"], out["prompt_lengths"]
-        positions = tf.range(tf.shape(tokens)[1])[None, :]
-        continuation = tf.where(positions >= lengths[:, None], tokens, pad)
-        return {"text": _detokenize(tokenizer, tokens), "continuation": _detokenize(tokenizer, continuation)}
-
-    return Endpoints(
-        signatures=[
-            ("serving_default", from_text, [tf.TensorSpec([None], tf.string, name="prompt")]),
-            ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="prompt_ids")]),
-        ],
-        resources=[tokenizer],
-    )
-
-
-def translator_endpoints(model, source_tokenizer, target_tokenizer, num_beams=4, length_penalty=0.6):
-    """Signatures of a `TransformerSeq2Seq`: source text in, its translation out.
-
-    - `serving_default(text: string[None])` → `translation: string[None]`
-      (greedy decoding).
-    - `beam(text: string[None])` → `translation` (beam search with
-      `num_beams` and `length_penalty`).
-    - `token_ids(source_ids: int32[None, None])` → `token_ids` (greedy).
-
-    Sources are truncated to `model.max_length` tokens; targets are decoded
-    up to `model.max_length` tokens with the cached loop of
-    `kerasformers.generation.build_translate_function`, from `[START]` to
-    `[END]`. An empty source is read as one `[UNK]`.
-
-    Args:
-        model: a `TransformerSeq2Seq` (or any model with the encoder-decoder
-            step of `kerasformers.generation`).
-        source_tokenizer, target_tokenizer: the tokenizers the model was
-            trained with; the target one needs `[START]` and `[END]`.
-        num_beams: int >= 1. Beam width of the `beam` signature. Defaults to
-            `4` (Vaswani et al. 2017, section 6.1).
-        length_penalty: float >= 0. GNMT alpha of the `beam` signature.
-            Defaults to `0.6`.
-
-    Returns:
-        `Endpoints` for `export_for_serving`.
-
-    Raises:
-        ValueError: without both tokenizers, without `[START]`/`[END]` in the
-            target vocabulary, or for a bad `num_beams` / `length_penalty`.
-    """
-    _require(
-        "translator_endpoints", model,
-        ("encoder_vocabulary_size", "target_vocabulary_size", "max_length", "encode", "init_cache", "call_with_cache"),
-    )
-    _require_tokenizer("translator", "source_tokenizer", source_tokenizer)
-    _require_tokenizer("translator", "target_tokenizer", target_tokenizer)
-    start_id = _token_id(target_tokenizer, START_TOKEN)
-    end_id = _token_id(target_tokenizer, END_TOKEN)
-    if start_id is None or end_id is None:
-        raise ValueError(
-            f"The target tokenizer needs `{START_TOKEN}` and `{END_TOKEN}` tokens to translate. "
-            f"Received: start id {start_id}, end id {end_id}"
-        )
-    unknown = _token_id(source_tokenizer, UNK_TOKEN) or 1
-    vocabulary_size = model.target_vocabulary_size
-    _, greedy = resolve_sampler("greedy", vocabulary_size=vocabulary_size)
-    _, beam = resolve_sampler("beam", num_beams=num_beams, length_penalty=length_penalty, vocabulary_size=vocabulary_size)
-
-    def make(sampler_factory):
-        def from_ids(source_ids):  # (batch, source_length) 0-padded
-            source_ids = tf.cast(source_ids[:, : model.max_length], tf.int32)
-            source_ids = tf.pad(source_ids, [[0, 0], [0, model.max_length - tf.shape(source_ids)[1]]])
-            source_ids = tf.ensure_shape(source_ids, [None, model.max_length])
-            empty = tf.reduce_all(source_ids == 0, axis=1)
-            # An empty source still needs one visible encoder position.
-            source_ids = tf.concat([tf.where(empty, unknown, source_ids[:, 0])[:, None], source_ids[:, 1:]], axis=1)
-            batch = tf.shape(source_ids)[0]
-            run = build_translate_function(
-                model, sampler_factory(), model.max_length, start_token_id=start_id, end_token_id=end_id
-            )
-            empty_result = tf.zeros([batch, model.max_length], tf.int32)
-            return {"token_ids": tf.cond(batch > 0, lambda: run(source_ids), lambda: empty_result)}
-
-        def from_text(text):
-            ids = _dense(_tokenize(source_tokenizer, text), model.max_length)
-            return {"translation": _detokenize(target_tokenizer, from_ids(ids)["token_ids"])}
-
-        return from_ids, from_text
-
-    greedy_ids, greedy_text = make(greedy)
-    _, beam_text = make(beam)
-    return Endpoints(
-        signatures=[
-            ("serving_default", greedy_text, [TEXT]),
-            ("beam", beam_text, [TEXT]),
-            ("token_ids", greedy_ids, [tf.TensorSpec([None, None], tf.int32, name="source_ids")]),
-        ],
-        resources=[source_tokenizer, target_tokenizer],
-    )
-
-
 # ----------------------------------------------------------------------------------- export
-def export_for_serving(model, directory, endpoints, *, version=None, overwrite=False):
+def export_for_serving(model, directory, endpoints, *, version=None, overwrite=False, jit_compile=False,
+                       quantize=None, warmup=True):
     """Writes `directory/<version>/`: a SavedModel that TF Serving loads as it is.
 
     The model, the resources of `endpoints` (tokenizers) and one signature per
@@ -419,8 +274,19 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
     aside (`.<version>.old-<random>`, which TF Serving ignores) before the
     new one moves in and deleted only after, so a failure in between keeps
     the old version (the next export restores it if the process died).
-    `assets.extra/kerasformers.json` records the model's class, config and
-    `SERVING_LIMITS`.
+    `assets.extra/kerasformers.json` records the model's class, config,
+    `jit_compile`, `quantize` and `SERVING_LIMITS`; with `warmup`,
+    `assets.extra/tf_serving_warmup_requests` holds the endpoints' warm-up
+    requests, which TF Serving replays before it serves the version.
+
+    XLA (`jit_compile=True`): the decoding loops of generative endpoints
+    (`language_model_endpoints`, `translator_endpoints`) become
+    `tf.function(jit_compile=True)` programs, with batches (and prompts)
+    padded to a few bucket sizes. `tf.saved_model.load` runs them with XLA;
+    TF Serving needs `--xla_cpu_compilation_enabled=true` on CPU, and without
+    that flag every request to them fails with an error status. Keep the
+    default (`False`) for servers started without it. A classifier has no
+    loop: its export is the same either way.
 
     Args:
         model: the Keras model the endpoints call (TensorFlow backend).
@@ -429,6 +295,13 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
             tokenizer, class_names)`.
         version: int. Defaults to the next free integer.
         overwrite: bool. Replace an existing version folder.
+        jit_compile: bool. XLA-compiled decoding loops (see above). Defaults
+            to `False`.
+        quantize: None or `"int8"`: `model.quantize("int8")` before export
+            (Keras' post-training int8 weights of the Dense and EinsumDense
+            layers, and of the embeddings); **`model` itself is quantized in
+            place**, since the endpoints call it. Defaults to `None`.
+        warmup: bool. Write TF Serving's warm-up file. Defaults to `True`.
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -436,7 +309,8 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
     Raises:
         RuntimeError: on a backend other than TensorFlow.
         FileExistsError: the version exists and `overwrite` is False.
-        ValueError: `endpoints` is not an `Endpoints`, or a bad `version`.
+        ValueError: `endpoints` is not an `Endpoints`, a bad `version` or
+            `quantize`.
 
     Example:
     >>> path = export_for_serving(classifier, "saved_models/sentiment",
@@ -455,6 +329,8 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
             "`language_model_endpoints(model, tokenizer)` or `translator_endpoints(model, source_tokenizer, "
             f"target_tokenizer)`. Received: endpoints={endpoints!r} of type {type(endpoints).__name__}"
         )
+    if quantize not in (None, "int8"):
+        raise ValueError(f'`quantize` must be None or "int8". Received: quantize={quantize!r}')
     directory = pathlib.Path(directory)
     _recover_aside_versions(directory)
     if version is None:
@@ -466,6 +342,9 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
     if target.exists() and not overwrite:
         raise FileExistsError(f"{target} already exists: pass overwrite=True or a new version (next free: {next_version(directory)}).")
 
+    if quantize is not None:
+        if getattr(model, "quantization_mode", None) is None and not _is_quantized(model):
+            model.quantize(quantize)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for resource in endpoints.resources:
@@ -473,17 +352,21 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
             resource(tf.constant(["a"]))  # tokenizers build (create their lookup tables) on first use
         name_sentence_piece_resource(resource)
         archive.track(resource)
-    for name, function, signature in endpoints.signatures:
-        archive.add_endpoint(name, function, input_signature=signature)
-
     directory.mkdir(parents=True, exist_ok=True)
     staging = pathlib.Path(tempfile.mkdtemp(prefix=f".{version}-", dir=directory))
     try:
-        archive.write_out(str(staging / "model"), verbose=False)
+        with _tracing(jit_compile):
+            for name, function, signature in endpoints.signatures:
+                archive.add_endpoint(name, function, input_signature=signature)
+            archive.write_out(str(staging / "model"), verbose=False)
+        write_signature_defaults(staging / "model", endpoints.defaults)
+        if warmup and endpoints.warmup is not None:
+            write_warmup_requests(staging / "model", endpoints.warmup(bool(jit_compile)), model_name=directory.name)
         (staging / "model" / "assets.extra").mkdir(exist_ok=True)
         (staging / "model" / "assets.extra" / "kerasformers.json").write_text(
             json.dumps(
-                {"model": type(model).__name__, "config": model.get_config(), "limits": SERVING_LIMITS},
+                {"model": type(model).__name__, "config": model.get_config(), "jit_compile": bool(jit_compile),
+                 "quantize": quantize, "limits": SERVING_LIMITS},
                 indent=1, default=str,
             )
         )
@@ -491,6 +374,45 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+def _is_quantized(model):
+    return any(getattr(layer, "quantization_mode", None) for layer in model._flatten_layers(include_self=False))
+
+
+def load_signature(directory, name="serving_default"):
+    """A signature of the latest export under `directory`, called as TF Serving calls it.
+
+    `tf.saved_model.load` wants every input of a signature; TF Serving fills
+    the inputs a request leaves out from the `SignatureDef` defaults (e.g. a
+    language model's sampling options). This does the same.
+
+    Args:
+        directory: a model folder (its latest version) or a version folder.
+        name: the signature. Defaults to `"serving_default"`.
+
+    Returns:
+        `call(**inputs) -> dict of tensors`.
+
+    Raises:
+        ValueError: for a signature the export does not have.
+
+    Example:
+    >>> generate = load_signature("saved_models/language_model")  # doctest: +SKIP
+    >>> generate(prompt=tf.constant(["ROMEO:"]), temperature=tf.constant([0.8]))["text"]  # doctest: +SKIP
+    """
+    path = _latest_version(directory)
+    loaded = load_for_serving(path)
+    if name not in loaded.signatures:
+        raise ValueError(f"The export has no signature {name!r}. Received: name={name!r}; "
+                         f"signatures: {sorted(loaded.signatures)}")
+    signature, defaults = loaded.signatures[name], signature_defaults(path).get(name, {})
+
+    def call(**inputs):
+        return signature(**{**{k: tf.constant(v) for k, v in defaults.items()}, **inputs})
+
+    call.loaded = loaded  # keeps the variables alive
+    return call
 
 
 def _aside_name(version):

@@ -319,7 +319,9 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
         (at least 1); with a `SeededSampler`, `options` are optionally the
         four `(batch,)` tensors of `SamplingOptions` (per-row temperature,
         top-k, top-p, seed; default: the sampler's settings); `tokens` int32
-        of the buffer's shape, as `generate` returns them.
+        of the buffer's shape, as `generate` returns them. The keyword
+        `new_tokens` (int32 `(batch,)`, each `<= max_new_tokens`) gives each
+        row its own number of new tokens.
 
     Example:
     >>> import kerasformers as kf
@@ -330,10 +332,10 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
     (1, 7)
     """
 
-    def run(buffer, lengths, *options):  # (batch, prompt_length + max_new_tokens), (batch,), 4 x (batch,)
+    def run(buffer, lengths, *options, new_tokens=None):  # (batch, prompt_length + max_new_tokens), (batch,), ...
         batch, length = ops.shape(buffer)[0], prompt_length + max_new_tokens
         lengths = ops.cast(lengths, "int32")
-        limits = lengths + max_new_tokens
+        limits = lengths + (max_new_tokens if new_tokens is None else ops.cast(new_tokens, "int32"))
         if use_cache:
             cache = model.init_cache(batch, length)
             _, cache = model.call_with_cache(buffer[:, :prompt_length], cache, 0)  # seed with the prompts
