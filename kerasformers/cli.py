@@ -63,7 +63,11 @@ def build_parser():
     export.add_argument("--version", type=arguments.positive_int, help="version number (default: the next free one)")
     export.add_argument("--overwrite", action="store_true", help="replace an existing version")
     export.add_argument("--max-new-tokens", type=arguments.positive_int,
-                        help="language models: tokens generated per request")
+                        help="language models: the most tokens a request may ask for (and the default)")
+    export.add_argument("--xla", action="store_true",
+                        help="XLA-compiled decoding loops (language models, translators); TF Serving then needs "
+                             "--xla_cpu_compilation_enabled=true on CPU, and fails every request without it")
+    export.add_argument("--quantize", choices=["int8"], help="int8 weights (Keras post-training quantization)")
     export.set_defaults(handler=_export)
     return parser
 
@@ -84,7 +88,7 @@ def _infer(args):
 
 def _export(args):
     path = runs.export_run(args.run, args.export_dir, version=args.version, overwrite=args.overwrite,
-                           export_max_new_tokens=args.max_new_tokens)
+                           jit_compile=args.xla, quantize=args.quantize, export_max_new_tokens=args.max_new_tokens)
     print(f"Exported {path}")
     return 0
 

@@ -67,10 +67,19 @@ def _latest_version(directory):
 
 
 def load_for_serving(directory):
-    """Loads the latest version under `directory` (or `directory` itself if it is a version) with `tf.saved_model.load`."""
+    """Loads the latest version under `directory` (or `directory` itself if it is a version) with `tf.saved_model.load`.
+
+    The loaded object's `signature_defaults` holds `{signature: {input: NumPy
+    value}}`, the `SignatureDef` defaults that TF Serving applies to inputs a
+    request leaves out (`load_signature` applies them too; `signatures[...]`
+    wants every input).
+    """
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops, as TF Serving's binary does)
 
-    return tf.saved_model.load(str(_latest_version(directory)))
+    path = _latest_version(directory)
+    loaded = tf.saved_model.load(str(path))
+    loaded.signature_defaults = signature_defaults(path)
+    return loaded
 
 
 # ----------------------------------------------------------------------------------- text ops
@@ -401,12 +410,11 @@ def load_signature(directory, name="serving_default"):
     >>> generate = load_signature("saved_models/language_model")  # doctest: +SKIP
     >>> generate(prompt=tf.constant(["ROMEO:"]), temperature=tf.constant([0.8]))["text"]  # doctest: +SKIP
     """
-    path = _latest_version(directory)
-    loaded = load_for_serving(path)
+    loaded = load_for_serving(directory)
     if name not in loaded.signatures:
-        raise ValueError(f"The export has no signature {name!r}. Received: name={name!r}; "
-                         f"signatures: {sorted(loaded.signatures)}")
-    signature, defaults = loaded.signatures[name], signature_defaults(path).get(name, {})
+        raise ValueError(f"The SavedModel in {directory} has no `{name}` signature "
+                         f"(it has {', '.join(sorted(loaded.signatures))}).")
+    signature, defaults = loaded.signatures[name], loaded.signature_defaults.get(name, {})
 
     def call(**inputs):
         return signature(**{**{k: tf.constant(v) for k, v in defaults.items()}, **inputs})

@@ -44,6 +44,8 @@ def write_signature_defaults(path, defaults):
     if not defaults:
         return
     proto = _saved_model_proto(path)
+    graph = proto.meta_graphs[0].graph_def
+    nodes = {node.name: node for node in graph.node}
     signatures = proto.meta_graphs[0].signature_def
     for name, values in defaults.items():
         if name not in signatures:
@@ -51,8 +53,29 @@ def write_signature_defaults(path, defaults):
         for key, value in values.items():
             if key not in signatures[name].inputs:
                 raise ValueError(f"Signature {name!r} has no input {key!r}. Received: {sorted(signatures[name].inputs)}")
-            signatures[name].defaults[key].CopyFrom(tf.make_tensor_proto(np.asarray(value)))
+            value = tf.make_tensor_proto(np.asarray(value))
+            signatures[name].defaults[key].CopyFrom(value)
+            _placeholder_with_default(graph, nodes[signatures[name].inputs[key].name.split(":")[0]], value)
     (pathlib.Path(path) / "saved_model.pb").write_bytes(proto.SerializeToString())
+
+
+def _placeholder_with_default(graph, placeholder, value):
+    """Turns the signature's input `Placeholder` into a `PlaceholderWithDefault` of `value`.
+
+    What `tf.saved_model.save` writes for a `tf.function` argument with a
+    default: clients that run the graph in a session (TF Serving,
+    `saved_model_cli run`) may then leave the input out.
+    """
+    if placeholder.op != "Placeholder":
+        return
+    constant = graph.node.add(name=f"{placeholder.name}/default", op="Const")
+    constant.attr["dtype"].type = value.dtype
+    constant.attr["value"].tensor.CopyFrom(value)
+    placeholder.op = "PlaceholderWithDefault"
+    placeholder.input.append(constant.name)
+    for attr in list(placeholder.attr):
+        if attr not in ("dtype", "shape"):
+            del placeholder.attr[attr]
 
 
 def signature_defaults(path):

@@ -58,14 +58,11 @@ class Served:
     served = True
 
     def signature(self, name="serving_default"):
-        """The concrete function of signature `name`; a ValueError listing the signatures when it is missing."""
-        from kerasformers.export import load_for_serving
+        """Signature `name`, called as TF Serving calls it (left-out inputs take their defaults); a ValueError
+        listing the signatures when it is missing."""
+        from kerasformers.export import load_signature
 
-        loaded = load_for_serving(self.path)
-        if name not in loaded.signatures:
-            raise ValueError(f"The SavedModel in {self.path} has no `{name}` signature "
-                             f"(it has {', '.join(sorted(loaded.signatures))}).")
-        return loaded.signatures[name]
+        return load_signature(self.path, name)
 
 
 # ------------------------------------------------------------------------------ before a run
@@ -285,7 +282,8 @@ def open_model_folder(directory, task_name):
 
 
 # ------------------------------------------------------------------------------ exporting
-def export(task, model, tokenizers, export_dir=None, info=None, *, version=None, overwrite=False):
+def export(task, model, tokenizers, export_dir=None, info=None, *, version=None, overwrite=False, jit_compile=False,
+           quantize=None):
     """Exports a trained model for TF Serving with the task's endpoints (`kerasformers.export`).
 
     Args:
@@ -294,7 +292,9 @@ def export(task, model, tokenizers, export_dir=None, info=None, *, version=None,
         tokenizers: `{role: tokenizer}` as the run saved them.
         export_dir: the TF Serving model folder. Defaults to `saved_models/<task name>`.
         info: the run's `task.json` entries (class names, max_new_tokens, ...).
-        version, overwrite: as in `kerasformers.export.export_for_serving`.
+        version, overwrite, jit_compile, quantize: as in
+            `kerasformers.export.export_for_serving` (`quantize="int8"`
+            quantizes `model` in place).
 
     Returns:
         `pathlib.Path` of the version folder.
@@ -310,11 +310,13 @@ def export(task, model, tokenizers, export_dir=None, info=None, *, version=None,
         raise ValueError(f"A {task.name} model cannot be exported for TF Serving (text tasks only).")
     export_dir = pathlib.Path(export_dir) if export_dir is not None else default_export_dir(task.name)
     endpoints = task.endpoints(model, tokenizers, info or {})
-    print(f"Exporting the SavedModel to {export_dir}/ ...")
-    return pathlib.Path(export_for_serving(model, export_dir, endpoints, version=version, overwrite=overwrite))
+    settings = "".join([" with XLA-compiled decoding" if jit_compile else "", f", {quantize} weights" if quantize else ""])
+    print(f"Exporting the SavedModel to {export_dir}/{settings} ...")
+    return pathlib.Path(export_for_serving(model, export_dir, endpoints, version=version, overwrite=overwrite,
+                                           jit_compile=jit_compile, quantize=quantize))
 
 
-def export_run(run_dir, export_dir=None, *, version=None, overwrite=False, **info):
+def export_run(run_dir, export_dir=None, *, version=None, overwrite=False, jit_compile=False, quantize=None, **info):
     """Re-exports the model of a run folder to a new SavedModel version; returns its path.
 
     `info` overrides entries of the run's `task.json` (e.g. `max_new_tokens=`).
@@ -322,4 +324,4 @@ def export_run(run_dir, export_dir=None, *, version=None, overwrite=False, **inf
     run = load_run(run_dir)
     info = {**run.info, **{k: v for k, v in info.items() if v is not None}}
     return export(run.task, run.model, run.tokenizers, export_dir or run.info.get("export_dir"), info,
-                  version=version, overwrite=overwrite)
+                  version=version, overwrite=overwrite, jit_compile=jit_compile, quantize=quantize)

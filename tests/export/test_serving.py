@@ -24,6 +24,7 @@ from kerasformers.export import (
     export_for_serving,
     language_model_endpoints,
     load_for_serving,
+    load_signature,
     next_version,
     translator_endpoints,
 )
@@ -137,15 +138,17 @@ def rest_feed(loaded, body):
             feed = {next(iter(names)): inputs}
         else:
             raise RestError("'inputs' must name the signature's inputs")
-    unknown, missing = set(feed) - names, names - set(feed)
+    defaults = getattr(loaded, "signature_defaults", {}).get(name, {})
+    unknown, missing = set(feed) - names, names - set(feed) - set(defaults)
     if unknown or missing:
         raise RestError(f"input tensor alias not found in signature: {sorted(unknown)}; missing: {sorted(missing)}")
-    return signature, feed
+    return signature, {**{key: value for key, value in defaults.items() if key not in feed}, **feed}
 
 
 def rest_predict(loaded, body):
     signature, feed = rest_feed(loaded, body)
-    outputs = signature(**{key: tf.constant(value, tf.string) for key, value in feed.items()})
+    specs = signature.structured_input_signature[1]
+    outputs = signature(**{key: tf.constant(value, specs[key].dtype) for key, value in feed.items()})
     return {key: value.numpy() for key, value in outputs.items()}
 
 
@@ -192,7 +195,7 @@ def test_malformed_rest_bodies_are_rejected(classifier_export, body, message):
 @pytest.mark.parametrize("name", EXPORTS)
 def test_odd_input_never_crashes(name, request):
     export = request.getfixturevalue(name)
-    signature = load_for_serving(export.path).signatures["serving_default"]
+    signature = load_signature(export.path)
     invalid_utf8 = [b"\xff\xfe\xfd", b"caf\xc3", b"ok \xe2\x82"]
     for batch in (ODD, invalid_utf8, []):
         out = signature(**{export.input_name: tf.constant(batch, tf.string)})
@@ -204,7 +207,7 @@ def test_odd_input_never_crashes(name, request):
 @pytest.mark.parametrize("name", EXPORTS)
 def test_any_unicode_or_bytes_batch_gets_one_answer_per_input(name, request):
     export = request.getfixturevalue(name)
-    signature = load_for_serving(export.path).signatures["serving_default"]
+    signature = load_signature(export.path)
 
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(st.lists(st.one_of(st.text(max_size=200), st.binary(max_size=200)), min_size=0, max_size=16))
@@ -362,7 +365,7 @@ def test_mixed_bfloat16_models_export_and_answer_like_keras(kind, bfloat16_expor
     export = bfloat16_exports[kind]
     policies = {layer.dtype_policy.name for layer in export.model._flatten_layers(include_self=False)}
     assert "mixed_bfloat16" in policies, policies
-    signature = load_for_serving(export.path).signatures["serving_default"]
+    signature = load_signature(export.path)
     out = signature(**{export.input_name: tf.constant(BATCH_7)})
     expected = keras_reference(export, BATCH_7)
     if kind == "classifier":
@@ -386,7 +389,7 @@ def test_mixed_bfloat16_models_export_and_answer_like_keras(kind, bfloat16_expor
 def _assert_greedy_under_keras(export, strings, max_new_tokens, relative=2**-5):
     model, tokenizer = export.model, export.tokenizers["tokenizer"]
     prompt = _ids(tokenizer, strings, model.max_length - max_new_tokens, keep="last")
-    out = load_for_serving(export.path).signatures["token_ids"](prompt_ids=tf.constant(prompt))
+    out = load_signature(export.path, "token_ids")(prompt_ids=tf.constant(prompt))
     tokens, lengths = out["token_ids"].numpy(), out["prompt_lengths"].numpy()
     logits = np.asarray(model.predict({"token_ids": tokens}, verbose=0), "float64")
     checked = 0
@@ -404,7 +407,7 @@ def _assert_greedy_under_keras(export, strings, max_new_tokens, relative=2**-5):
 def test_long_prompts_keep_their_last_tokens_in_both_signatures(language_model_export):
     """A prompt longer than the prompt window keeps its most recent tokens, by text and by token ids alike."""
     export = language_model_export
-    tokenizer, loaded = export.tokenizers["tokenizer"], load_for_serving(export.path)
+    tokenizer = export.tokenizers["tokenizer"]
     window = export.model.max_length - 16  # max_new_tokens=16 in conftest
     long_prompt = "the slings and arrows of outrageous fortune,\nor to take arms against a sea"
     prompts = [long_prompt, "to be"]
@@ -414,13 +417,13 @@ def test_long_prompts_keep_their_last_tokens_in_both_signatures(language_model_e
     for i, row in enumerate(ids):
         padded[i, : len(row)] = row
 
-    by_ids = loaded.signatures["token_ids"](prompt_ids=tf.constant(padded))
+    by_ids = load_signature(export.path, "token_ids")(prompt_ids=tf.constant(padded))
     tokens, lengths = by_ids["token_ids"].numpy(), by_ids["prompt_lengths"].numpy()
     assert lengths.tolist() == [window, len(ids[1])]
     np.testing.assert_array_equal(tokens[0, :window], ids[0][-window:])  # the LAST tokens, not the first
     np.testing.assert_array_equal(tokens[1, : len(ids[1])], ids[1])
 
-    by_text = loaded.signatures["serving_default"](prompt=tf.constant(prompts))
+    by_text = load_signature(export.path)(prompt=tf.constant(prompts))
     continuation = np.where(np.arange(tokens.shape[1])[None, :] >= lengths[:, None], tokens, 0)
     assert _texts(by_text["continuation"].numpy()) == _texts(text.decode(tokenizer, continuation))
     assert _texts(by_text["text"].numpy()) == _texts(text.decode(tokenizer, tokens))
@@ -428,7 +431,7 @@ def test_long_prompts_keep_their_last_tokens_in_both_signatures(language_model_e
 
 
 def test_token_ids_signature_takes_narrow_and_empty_batches(language_model_export):
-    signature = load_for_serving(language_model_export.path).signatures["token_ids"]
+    signature = load_signature(language_model_export.path, "token_ids")
     out = signature(prompt_ids=tf.zeros([2, 0], tf.int32))  # no columns at all: two empty prompts
     assert out["prompt_lengths"].numpy().tolist() == [1, 1]
     assert signature(prompt_ids=tf.zeros([0, 5], tf.int32))["token_ids"].shape[0] == 0
