@@ -20,6 +20,7 @@ import sys
 import tempfile
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from kerasformers.checks import is_int
@@ -258,12 +259,17 @@ def classifier_endpoints(model, tokenizer, class_names=None):
             ids = tf.concat([tf.fill([ids.nrows(), 1], tf.cast(start, ids.dtype)), ids], axis=1)
         return from_ids(_dense(ids, model.max_length))
 
+    def warmup(jit_compile):  # the first run of each signature optimises its graph
+        return [("serving_default", {"text": np.array(["a"])}),
+                ("token_ids", {"token_ids": np.ones((1, model.max_length), "int32")})]
+
     return Endpoints(
         signatures=[
             ("serving_default", from_text, [TEXT]),
             ("token_ids", from_ids, [tf.TensorSpec([None, None], tf.int32, name="token_ids")]),
         ],
         resources=[tokenizer],
+        warmup=warmup,
     )
 
 
