@@ -146,6 +146,28 @@ def test_export_writes_a_version_and_refuses_an_existing_one(run_of, capsys, tmp
     _one_error_line(capsys, "already exists", "overwrite=True")
 
 
+def test_export_xla_int8_language_model_answers_with_options(run_of, capsys, tmp_path):
+    """`kerasformers export --xla --quantize int8`: XLA loops, int8 weights, and the per-request options work."""
+    import json
+
+    import tensorflow as tf
+
+    from kerasformers.export import load_signature
+
+    run = run_of("language-model")
+    target = tmp_path / "lm"
+    assert cli.main(["export", str(run.run_dir), "--export-dir", str(target), "--xla", "--quantize", "int8"]) == 0
+    out = capsys.readouterr().out
+    assert "with XLA-compiled decoding, int8 weights" in out
+    info = json.loads((target / "1" / "assets.extra" / "kerasformers.json").read_text())
+    assert info["jit_compile"] is True and info["quantize"] == "int8"
+    generate = load_signature(target)
+    answers = [generate(prompt=tf.constant(["KING:"]), temperature=tf.constant([1.0]), seed=tf.constant([3], tf.int64),
+                        max_new_tokens=tf.constant([4]))["continuation"].numpy() for _ in range(2)]
+    assert answers[0] == answers[1] and len(answers[0][0]) > 0
+    assert cli.main(["export", str(run.run_dir), "--quantize", "int4"]) == 2
+
+
 def test_wrong_task_and_missing_folders(run_of, capsys, tmp_path):
     run = run_of("classification")
     capsys.readouterr()

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import pathlib
 import re
 
 import numpy as np
@@ -249,3 +250,38 @@ def test_bad_quantize_is_an_error_naming_it(classifier_export, tmp_path):
     endpoints = classifier_endpoints(classifier_export.model, classifier_export.tokenizers["tokenizer"])
     with pytest.raises(ValueError, match=r"quantize='int4'"):
         export_for_serving(classifier_export.model, tmp_path / "m", endpoints, quantize="int4")
+
+
+# ------------------------------------------------------------------ docs/serving.md
+DOCS = pathlib.Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_batching_files_match_the_xla_buckets():
+    """Each task's --batching_parameters_file: known fields, sizes = the default XLA batch buckets."""
+    from kerasformers.export import DEFAULT_BATCH_BUCKETS
+
+    for task in ("classification", "language_model", "translation"):
+        lines = [line for line in (DOCS / "batching" / f"{task}.config").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+        fields = {}
+        for line in lines:
+            match = re.fullmatch(r"(\w+)(?: \{ value: (\d+) \}|: (\w+))", line.strip())
+            assert match, line
+            fields.setdefault(match.group(1), []).append(match.group(2) or match.group(3))
+        assert set(fields) <= {"max_batch_size", "batch_timeout_micros", "max_enqueued_batches", "num_batch_threads",
+                               "allowed_batch_sizes", "pad_variable_length_inputs"}
+        allowed = [int(v) for v in fields["allowed_batch_sizes"]]
+        assert tuple(allowed) == DEFAULT_BATCH_BUCKETS and allowed == sorted(allowed)
+        assert int(fields["max_batch_size"][0]) == allowed[-1]  # TF Serving: the last allowed size is the max
+        assert fields["pad_variable_length_inputs"] == ["false"]
+
+
+def test_batching_request_of_the_docs_sends_every_input(language_model_export):
+    """The full request of docs/serving.md (every input, one value per prompt) is greedy and works."""
+    body = json.loads(re.search(r"```json\n(.+?)\n```", (DOCS / "serving.md").read_text(), flags=re.S).group(1))
+    loaded = load_for_serving(language_model_export.path)
+    _, feed = rest_feed(loaded, body)
+    assert set(body["inputs"]) == set(loaded.signatures["serving_default"].structured_input_signature[1])
+    assert all(len(value) == len(body["inputs"]["prompt"]) for value in body["inputs"].values())
+    body["inputs"]["max_new_tokens"] = [NEW]  # the fixture's cap
+    assert _texts(rest_predict(loaded, body)["text"]) == keras_reference(language_model_export, feed["prompt"])
