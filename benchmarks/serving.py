@@ -1,26 +1,37 @@
-"""Serving cost of the exported SavedModels: size on disk and p50/p95 latency of `serving_default`.
+"""Serving cost of the exported SavedModels: latency against the Python path, XLA, cold start and int8.
 
-For each task (classifier, language model, translator) a `"tiny"` preset model
-with a real tokenizer (trained on `../shared/data` when present, else on our
-generated demo data) is exported with `kerasformers.export.export_for_serving`,
-loaded back with `tf.saved_model.load` and called with batches of 1 and 32
-raw strings. Beside it, in the same run, the reference: the same Keras model
-called in Python on token ids the way a user would without an export
-(`model.predict_on_batch(ids)` for the classifier, the compiled
-`kerasformers.generation.generate` / `translate` for the generative ones); tokenization is not included in that time, so the ratio
-SavedModel / Keras shows what strings-in, strings-out costs on top.
+For each task a `"tiny"` preset model (untrained; real tokenizers trained on
+`../shared/data` when present, else on our generated demo data) is exported
+with `kerasformers.export.export_for_serving` and loaded back with
+`tf.saved_model.load`, which compiles `jit_compile` functions as TF Serving
+does with `--xla_cpu_compilation_enabled=true`. Side by side, in the same run:
+
+1. Latency (`--calls` timed calls after 2 warm-up calls; p50 and min-max):
+   - classifier: `serving_default` on strings vs `model.predict_on_batch` on ids;
+   - language model and translator, at batch 1 and 32, 32 and 128 new tokens:
+     the Python XLA path (`kerasformers.generation.generate` / `translate` on
+     ids: the reference, target ratio <= 1.3), the XLA export and the default
+     (non-XLA) export, both on strings. Per-token latency of the default
+     export at batch 1 (target: half of the 1.5-1.7 ms of the previous
+     export, i.e. <= 0.8 ms).
+2. Cold start (a fresh process per row): load time, then the first request,
+   with and without replaying the export's warm-up file first (TF Serving
+   replays it while loading).
+3. int8 (`quantize="int8"`): variables size and p50 latency against float32,
+   per task (default exports, batch 1).
 
 The models are untrained, so they rarely emit the end token: the language
-model always generates its `--max-new-tokens` and the translator decodes to
-`max_length` target tokens. That is the worst case of a trained model.
+model generates all its new tokens and the translator decodes to its maximum
+length, the worst case of a trained model.
 
 Usage (from the repository root)::
 
-    python benchmarks/serving.py              # 30 timed calls per setting
-    python benchmarks/serving.py --calls 10   # quicker
+    python benchmarks/serving.py              # 10 timed calls per setting (~15 min)
+    python benchmarks/serving.py --calls 5 --parts latency
 """
 
 import argparse
+import json
 import os
 import pathlib
 import sys
@@ -62,10 +73,8 @@ def directory_size(path):
     return sum(f.stat().st_size for f in pathlib.Path(path).rglob("*") if f.is_file())
 
 
-def percentiles(call, calls, warmup=2):
-    """(p50, p95) seconds of `call()` over `calls` timed calls after `warmup` untimed ones."""
-    import numpy as np
-
+def timings(call, calls, warmup=2):
+    """Seconds of `call()` over `calls` timed calls after `warmup` untimed ones."""
     for _ in range(warmup):
         call()
     times = []
@@ -73,7 +82,14 @@ def percentiles(call, calls, warmup=2):
         start = time.perf_counter()
         call()
         times.append(time.perf_counter() - start)
-    return float(np.percentile(times, 50)), float(np.percentile(times, 95))
+    return times
+
+
+def summary(times):
+    """`p50 (min-max)` in milliseconds."""
+    import numpy as np
+
+    return f"{np.median(times) * 1e3:.1f} ({min(times) * 1e3:.1f}-{max(times) * 1e3:.1f})"
 
 
 def ids_of(tokenizer, strings, length, keep="first"):
@@ -89,8 +105,8 @@ def ids_of(tokenizer, strings, length, keep="first"):
     return dense
 
 
-def build(task, sst2, pairs, play, max_new_tokens):
-    """(model, endpoints, strings, keras_call(strings) -> callable)."""
+def build(task, sst2, pairs, play, new_tokens=32):
+    """(model, endpoints factory, strings, python_call(n) -> callable on the first n strings' ids)."""
     import kerasformers as kf
     from kerasformers import export, text
     from kerasformers.generation import generate, translate
@@ -102,72 +118,191 @@ def build(task, sst2, pairs, play, max_new_tokens):
         )
         strings = sst2[:32]
         ids = ids_of(tokenizer, strings, MAX_LENGTH)
-        return model, export.classifier_endpoints(model, tokenizer, ["negative", "positive"]), strings, \
+        return model, lambda m, **kw: export.classifier_endpoints(m, tokenizer, ["negative", "positive"]), strings, \
             lambda n: (lambda: model.predict_on_batch({"token_ids": ids[:n]}))
     if task == "language_model":
         tokenizer = text.character_tokenizer(play)
         model = kf.TransformerLanguageModel.from_preset(
-            "tiny", vocabulary_size=tokenizer.vocabulary_size(), max_length=MAX_LENGTH + max_new_tokens
+            "tiny", vocabulary_size=tokenizer.vocabulary_size(), max_length=MAX_LENGTH + new_tokens
         )
         strings = [line for line in play.splitlines() if line.strip()][:32]
-        ids = ids_of(tokenizer, strings, MAX_LENGTH, keep="last")
-        return model, export.language_model_endpoints(model, tokenizer, max_new_tokens), strings, \
-            lambda n: (lambda: generate(model, ids[:n], max_new_tokens=max_new_tokens))
+
+        def python_call(n):  # the prompts as wide as the longest of the batch, as a user would pad them
+            width = min(MAX_LENGTH, max(len(t) for t in tokenizer(strings[:n])))
+            ids = ids_of(tokenizer, strings[:n], width, keep="last")
+            return lambda: generate(model, ids, max_new_tokens=new_tokens)
+
+        return model, lambda m, **kw: export.language_model_endpoints(m, tokenizer, new_tokens, **kw), strings, \
+            python_call
     sources, targets = map(list, zip(*pairs))
     spa, eng = text.train_sentence_piece(sources, 4000), text.train_sentence_piece(targets, 4000)
     model = kf.TransformerSeq2Seq.from_preset(
         "tiny", encoder_vocabulary_size=spa.vocabulary_size(), decoder_vocabulary_size=eng.vocabulary_size(),
-        max_length=MAX_LENGTH,
+        max_length=new_tokens,
     )
     strings = sources[:32]
-    ids = ids_of(spa, strings, MAX_LENGTH)
-    return model, export.translator_endpoints(model, spa, eng), strings, \
+    ids = ids_of(spa, strings, new_tokens)  # the export pads sources to max_length too
+    return model, lambda m, **kw: export.translator_endpoints(m, spa, eng, **kw), strings, \
         lambda n: (lambda: translate(model, ids[:n]))
+
+
+def input_name(task):
+    return "prompt" if task == "language_model" else "text"
+
+
+def latency_part(corpora_, calls, tmp):
+    """Rows: task, new tokens, batch, Python XLA p50, XLA export p50, default export p50, ratios, per token."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasformers.export import export_for_serving, load_signature
+
+    rows = []
+    for task in ("language_model", "translator"):
+        for new_tokens in (32, 128):
+            keras.utils.set_random_seed(0)
+            model, endpoints, strings, python_call = build(task, *corpora_, new_tokens=new_tokens)
+            folder = pathlib.Path(tmp) / f"{task}-{new_tokens}"
+            plain = load_signature(export_for_serving(model, folder / "plain", endpoints(model)))
+            xla = load_signature(export_for_serving(model, folder / "xla", endpoints(model), jit_compile=True))
+            for batch in (1, 32):
+                inputs = {input_name(task): tf.constant(strings[:batch])}
+                python = timings(python_call(batch), calls)
+                compiled = timings(lambda: xla(**inputs), calls)
+                graph = timings(lambda: plain(**inputs), calls)
+                ratio_xla = np.median(compiled) / np.median(python)
+                per_token = np.median(graph) / new_tokens * 1e3
+                rows.append([task, new_tokens, batch, summary(python), summary(compiled), f"{ratio_xla:.2f}x",
+                             summary(graph), f"{np.median(graph) / np.median(python):.2f}x", f"{per_token:.2f}"])
+                print(f"  done: {task}, {new_tokens} tokens, batch {batch}", flush=True)
+    keras.utils.set_random_seed(0)
+    model, endpoints, strings, python_call = build("classifier", *corpora_)
+    plain = load_signature(export_for_serving(model, pathlib.Path(tmp) / "classifier", endpoints(model)))
+    for batch in (1, 32):
+        python = timings(python_call(batch), calls)
+        graph = timings(lambda: plain(text=tf.constant(strings[:batch])), calls)
+        rows.append(["classifier", "-", batch, summary(python), "-", "-", summary(graph),
+                     f"{np.median(graph) / np.median(python):.2f}x", "-"])
+    return rows
+
+
+COLD = """
+import json, sys, time
+start = time.perf_counter()
+from kerasformers.export import load_for_serving, load_signature, read_warmup_requests
+import tensorflow as tf
+path, name, warm, text = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+start = time.perf_counter()
+loaded = load_for_serving(path)
+loaded_at = time.perf_counter()
+def call(signature, inputs):
+    defaults = loaded.signature_defaults.get(signature, {})
+    return loaded.signatures[signature](**{**{k: tf.constant(v) for k, v in defaults.items()},
+                                         **{k: tf.constant(v) for k, v in inputs.items()}})
+if warm:
+    for signature, inputs in read_warmup_requests(path):
+        call(signature, inputs)
+warm_at = time.perf_counter()
+call("serving_default", {name: [text]})
+first_at = time.perf_counter()
+call("serving_default", {name: [text]})
+second_at = time.perf_counter()
+print(json.dumps({"load": loaded_at - start, "warmup": warm_at - loaded_at, "first": first_at - warm_at,
+                  "second": second_at - first_at}))
+"""
+
+
+def cold_part(corpora_, tmp):
+    import subprocess
+
+    import keras
+
+    from kerasformers.export import export_for_serving
+
+    rows = []
+    for task, jit in (("classifier", False), ("language_model", False), ("language_model", True),
+                      ("translator", False), ("translator", True)):
+        keras.utils.set_random_seed(0)
+        model, endpoints, strings, _ = build(task, *corpora_)
+        path = export_for_serving(model, pathlib.Path(tmp) / f"cold-{task}-{jit}", endpoints(model), jit_compile=jit)
+        for warm in (False, True):
+            result = subprocess.run([sys.executable, "-c", COLD, str(path), input_name(task), "1" if warm else "0",
+                                     strings[0]], capture_output=True, text=True, check=True,
+                                    env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            t = json.loads(result.stdout.strip().splitlines()[-1])
+            rows.append([task, "XLA" if jit else "default", "yes" if warm else "no", f"{t['load']:.2f}",
+                         f"{t['warmup']:.2f}" if warm else "-", f"{t['first'] * 1e3:.0f}", f"{t['second'] * 1e3:.1f}"])
+        print(f"  done: cold start {task} {'XLA' if jit else 'default'}", flush=True)
+    return rows
+
+
+def int8_part(corpora_, calls, tmp):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasformers.export import export_for_serving, load_signature
+
+    rows = []
+    for task in ("classifier", "language_model", "translator"):
+        keras.utils.set_random_seed(0)
+        model, endpoints, strings, _ = build(task, *corpora_)
+        quantized = type(model).from_config(model.get_config())
+        quantized.set_weights(model.get_weights())
+        paths = {"float32": export_for_serving(model, pathlib.Path(tmp) / f"f32-{task}", endpoints(model)),
+                 "int8": export_for_serving(quantized, pathlib.Path(tmp) / f"int8-{task}", endpoints(quantized),
+                                            quantize="int8")}
+        sizes = {k: directory_size(pathlib.Path(v) / "variables") for k, v in paths.items()}
+        latency = {}
+        for kind, path in paths.items():
+            signature = load_signature(path)
+            latency[kind] = timings(lambda: signature(**{input_name(task): tf.constant(strings[:1])}), calls)
+        rows.append([task, f"{sizes['float32'] / 2**20:.2f}", f"{sizes['int8'] / 2**20:.2f}",
+                     f"{sizes['int8'] / sizes['float32']:.2f}", summary(latency["float32"]), summary(latency["int8"]),
+                     f"{np.median(latency['int8']) / np.median(latency['float32']):.2f}x"])
+        print(f"  done: int8 {task}", flush=True)
+    return rows
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--calls", type=int, default=30, help="timed calls per setting (after 2 warm-up calls)")
-    parser.add_argument("--max-new-tokens", type=int, default=32, help="language model export setting")
-    parser.add_argument("--tasks", default="classifier,language_model,translator")
+    parser.add_argument("--calls", type=int, default=10, help="timed calls per setting (after 2 warm-up calls)")
+    parser.add_argument("--parts", default="latency,cold,int8")
     args = parser.parse_args(argv)
-
-    import keras
-    import tensorflow as tf
-
-    from kerasformers.export import export_for_serving, load_for_serving
 
     print_environment(environment_info())
     warning = load_warning()
     if warning:
         print(warning)
-    sst2, pairs, play, origin = corpora()
-    print(f"tokenizers trained on {origin}; tiny presets, max_length {MAX_LENGTH}, untrained weights\n")
-    rows = []
+    corpora_ = corpora()
+    sst2, pairs, play, origin = corpora_
+    corpora_ = (sst2, pairs, play)
+    print(f"tokenizers trained on {origin}; tiny presets, untrained weights\n")
+    parts = args.parts.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        for task in args.tasks.split(","):
-            keras.utils.set_random_seed(0)
-            model, endpoints, strings, keras_call = build(task, sst2, pairs, play, args.max_new_tokens)
-            path = export_for_serving(model, pathlib.Path(tmp) / task, endpoints)
-            signature = load_for_serving(path).signatures["serving_default"]
-            input_name = "prompt" if task == "language_model" else "text"
-            size = directory_size(path)
-            for batch in (1, 32):
-                inputs = tf.constant(strings[:batch])
-                p50, p95 = percentiles(lambda: signature(**{input_name: inputs}), args.calls)
-                k50, _ = percentiles(keras_call(batch), args.calls)
-                rows.append([task, f"{size / 2**20:.1f}", batch, f"{p50 * 1e3:.1f}", f"{p95 * 1e3:.1f}",
-                             f"{k50 * 1e3:.1f}", f"{p50 / k50:.2f}x"])
-                print(f"  done: {task}, batch {batch}", flush=True)
-    print()
-    print_table(
-        ["task", "export MiB", "batch", "SavedModel p50 ms", "SavedModel p95 ms", "Keras p50 ms (ids in)",
-         "SavedModel / Keras"],
-        rows,
-        title=f"serving_default latency, {args.calls} timed calls after 2 warm-up calls",
-        note=(f"Language model: {args.max_new_tokens} new tokens per request; translator: greedy to "
-              f"{MAX_LENGTH} target tokens. Keras: the model called in Python on token ids (no tokenization)."),
-    )
+        if "latency" in parts:
+            rows = latency_part(corpora_, args.calls, tmp)
+            print()
+            print_table(
+                ["task", "new tokens", "batch", "Python XLA ms", "XLA export ms", "XLA export / Python",
+                 "default export ms", "default / Python", "default ms per token"],
+                rows,
+                title=f"Latency, p50 (min-max) of {args.calls} calls after 2 warm-up calls",
+                note=("Python XLA: generate/translate on token ids (no tokenization). Exports: serving_default on "
+                      "strings. Classifier: predict_on_batch on ids vs its export."),
+            )
+        if "cold" in parts:
+            rows = cold_part(corpora_, tmp)
+            print()
+            print_table(["task", "export", "warm-up file replayed", "load s", "warm-up s", "first request ms",
+                         "second request ms"], rows, title="Cold start (fresh process per row, batch 1, 32 tokens)")
+        if "int8" in parts:
+            rows = int8_part(corpora_, args.calls, tmp)
+            print()
+            print_table(["task", "float32 MiB", "int8 MiB", "size ratio", "float32 ms", "int8 ms", "latency ratio"],
+                        rows, title=f"int8 exports (default, batch 1; p50 (min-max) of {args.calls} calls)",
+                        note="Variables only; quality on real data against float32 not measured here.")
 
 
 if __name__ == "__main__":
