@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 
 import keras
 import numpy as np
@@ -359,7 +360,9 @@ def export_for_serving(model, directory, endpoints, *, version=None, overwrite=F
 
     if quantize is not None:
         if getattr(model, "quantization_mode", None) is None and not _is_quantized(model):
-            model.quantize(quantize)
+            with warnings.catch_warnings():  # Keras warns for every layer without weights to quantize
+                warnings.filterwarnings("ignore", message=r".*does not have a `quantize` method")
+                model.quantize(quantize)
     archive = keras.export.ExportArchive()
     archive.track(model)
     for resource in endpoints.resources:

@@ -141,8 +141,7 @@ def sample_next_tokens(logits, options, index):
         choice = ops.cast(ops.argmax(score, axis=-1), "int32")
         return ops.take_along_axis(order, choice[:, None], axis=1)[:, 0]
 
-    tokens = ops.cond(ops.any(sampling), sampled, lambda: greedy)  # no sort when every row is greedy
-    return ops.where(sampling, tokens, greedy)
+    return ops.where(sampling, sampled(), greedy)
 
 
 def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=None, pad_token_id=0):
@@ -169,24 +168,32 @@ def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=No
     length = buffer.shape[1]
     buffer = ops.cast(buffer, "int32")
     lengths, limits = ops.cast(lengths, "int32"), ops.cast(limits, "int32")
-    index = ops.min(lengths)
-    done = limits <= index
+    start = ops.min(lengths)
     cache = () if cache is None else cache  # a loop variable cannot be None
 
-    def cond(index, buffer, cache, done):
-        return ops.logical_not(ops.all(done))
+    def loop(sample):
+        def cond(index, buffer, cache, done):
+            return ops.logical_not(ops.all(done))
 
-    def body(index, buffer, cache, done):
-        logits, _, cache = next(buffer, cache, index)
-        generating = ops.logical_and(index >= lengths, ops.logical_not(done))
-        token = ops.where(generating, sample_next_tokens(logits, options, index), ops.take(buffer, index, axis=1))
-        buffer = ops.slice_update(buffer, [0, index], token[:, None])
-        finished = index + 1 >= limits
-        if end_token_id is not None:
-            finished = ops.logical_or(finished, ops.logical_and(generating, token == end_token_id))
-        return index + 1, buffer, cache, ops.logical_or(done, finished)
+        def body(index, buffer, cache, done):
+            logits, _, cache = next(buffer, cache, index)
+            generating = ops.logical_and(index >= lengths, ops.logical_not(done))
+            token = ops.where(generating, sample(logits, index), ops.take(buffer, index, axis=1))
+            buffer = ops.slice_update(buffer, [0, index], token[:, None])
+            finished = index + 1 >= limits
+            if end_token_id is not None:
+                finished = ops.logical_or(finished, ops.logical_and(generating, token == end_token_id))
+            return index + 1, buffer, cache, ops.logical_or(done, finished)
 
-    _, buffer, _, _ = ops.while_loop(cond, body, (index, buffer, cache, done), maximum_iterations=length - index)
+        state = (start, buffer, cache, limits <= start)
+        return ops.while_loop(cond, body, state, maximum_iterations=length - start)[1]
+
+    # One decision per call, not per step: a batch without sampling rows runs a loop with no sampler at all
+    # (in a graph `while` loop every op of the body costs its dispatch at every step).
+    greedy = lambda logits, index: ops.cast(ops.argmax(logits, axis=-1), "int32")  # noqa: E731
+    sampled = lambda logits, index: sample_next_tokens(logits, options, index)  # noqa: E731
+    sampling = ops.any(ops.convert_to_tensor(options.temperature) > 0)
+    buffer = ops.cond(sampling, lambda: loop(sampled), lambda: loop(greedy))
     positions = ops.arange(length, dtype="int32")[None, :]
     return ops.where(positions >= limits[:, None], pad_token_id, buffer)
 
