@@ -133,6 +133,19 @@ def test_sampled_tokens_equal_generate_with_the_same_seed(lm):
     assert not np.array_equal(served[:, : ids.shape[1] + NEW], greedy[:, : ids.shape[1] + NEW])
 
 
+@pytest.mark.parametrize("name", ["language_model_export", "lm_xla_export"])
+def test_sampled_text_in_a_fresh_process_equals_generate(name, request):
+    """Without kerasformers, as on a TF Serving box: the same seed and options give generate's tokens."""
+    export = request.getfixturevalue(name)
+    tokenizer = export.tokenizers["tokenizer"]
+    strings = ["to be, or not", "whether 'tis nobler"]
+    out = run_fresh(export, [strings], {"temperature": [0.9], "top_p": [0.95], "seed": [2024]})["results"][0]
+    ids = _ids(tokenizer, strings, 32, keep="last")
+    tokens = generate(export.model, ids, NEW, sampler="top_p", top_p=0.95, temperature=0.9, seed=2024)
+    assert out["text"] == _texts(text.decode(tokenizer, tokens))
+    assert out["text"] != keras_reference(export, strings)  # sampled, not greedy
+
+
 def test_same_seed_same_text_and_no_seed_varies(lm):
     _, _, call = lm
     prompt = tf.constant(["to be"] * 3)

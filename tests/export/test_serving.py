@@ -41,9 +41,10 @@ ODD = ["", " \t\n ", "word " * 5000, "ñandú, café, corazón", "🎬🍿😀",
 
 
 
-def run_fresh(export, batches):
+def run_fresh(export, batches, options=None):
     result = subprocess.run(
-        [sys.executable, str(HERE / "_fresh_process.py"), str(export.path), export.input_name, json.dumps(batches)],
+        [sys.executable, str(HERE / "_fresh_process.py"), str(export.path), export.input_name, json.dumps(batches),
+         json.dumps(options or {})],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
