@@ -29,8 +29,7 @@ from kerasformers.export.serving import (
     _token_id,
     _tokenize,
 )
-from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
-from kerasformers.generation.sampling import SeededSampler
+from kerasformers.generation import SeededSampler, build_generate_function, build_translate_function, resolve_sampler
 from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, padding_token_id
 
 DEFAULT_BATCH_BUCKETS = (1, 8, 32)

@@ -9,6 +9,9 @@
   `translate` compile, for callers that trace them into their own graph
   (`kerasformers.export`).
 - `BeamSearch`: beam search with the GNMT length penalty.
+- `SeededSampler`, `SamplingOptions`, `sample_next_tokens`: the per-row
+  seeded sampler behind greedy / top-k / top-p (module `sampling`), whose
+  options are tensors (per request in a SavedModel).
 
 This package imports no model class: it drives any object that provides the
 decoding step, as `TransformerLanguageModel` and `TransformerSeq2Seq` do
@@ -40,6 +43,7 @@ method needed.
 """
 
 from kerasformers.generation.beam_search import BeamSearch, length_penalty_factor
+from kerasformers.generation.sampling import SamplingOptions, SeededSampler, sample_next_tokens
 from kerasformers.generation.decoding import (
     SAMPLERS,
     build_generate_function,
@@ -53,11 +57,14 @@ from kerasformers.generation.decoding import (
 __all__ = [
     "SAMPLERS",
     "BeamSearch",
+    "SamplingOptions",
+    "SeededSampler",
     "build_generate_function",
     "build_translate_function",
     "generate",
     "length_penalty_factor",
     "resolve_sampler",
+    "sample_next_tokens",
     "trace_count",
     "translate",
 ]

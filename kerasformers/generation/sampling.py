@@ -115,10 +115,10 @@ def sample_next_tokens(logits, options, index):
     Example:
     >>> logits = np.log(np.array([[0.1, 0.6, 0.3]], "float32"))
     >>> greedy = SamplingOptions.broadcast(1)
-    >>> sample_next_tokens(logits, greedy, 0).tolist()
+    >>> np.asarray(sample_next_tokens(logits, greedy, 0)).tolist()
     [1]
     >>> top_1 = SamplingOptions.broadcast(1, temperature=1.0, top_k=1, seed=3)
-    >>> sample_next_tokens(logits, top_1, 0).tolist()
+    >>> np.asarray(sample_next_tokens(logits, top_1, 0)).tolist()
     [1]
     """
     logits = ops.cast(logits, "float32")

@@ -104,3 +104,12 @@ def test_generate_samples_with_new_settings_without_recompiling(lm):
     generate(lm, PROMPTS, NEW_TOKENS)  # greedy: the same compiled function
     if keras.backend.backend() == "tensorflow":
         assert trace_count(lm) == count
+
+
+def test_sampling_examples_run():
+    import doctest
+
+    from kerasformers.generation import sampling
+
+    result = doctest.testmod(sampling, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0
