@@ -34,8 +34,10 @@ from kerasformers.text import END_TOKEN, START_TOKEN, UNK_TOKEN, padding_token_i
 
 DEFAULT_BATCH_BUCKETS = (1, 8, 32)
 
+
 def _compiled(cache, key, function):
-    """`function` as a `tf.function`, XLA-compiled when tracing under `tracing(True)`; one per (key, setting)."""
+    """`function` as a `tf.function`, XLA-compiled when `export_for_serving(..., jit_compile=True)` traces; one per
+    (key, setting)."""
     jit = _JIT.get()
     if (key, jit) not in cache:
         cache[key, jit] = tf.function(function, jit_compile=jit, reduce_retracing=True)
@@ -135,8 +137,8 @@ def request_options(batch, max_new_tokens_cap, max_new_tokens, temperature, top_
         temperature = tf.where(sampling, temperature, 0.0)  # no sampling option: greedy
         top_k = _per_row("top_k", top_k, batch, 0)
         top_p = _per_row("top_p", top_p, batch, 1.0)
-        random_seeds = tf.random.uniform([batch], minval=0, maxval=2**31 - 1, dtype=tf.int64)
-        seeds = tf.cond(tf.size(seed) > 0, lambda: _per_row("seed", seed, batch, 0), lambda: random_seeds)
+        seeds = tf.cond(tf.size(seed) > 0, lambda: _per_row("seed", seed, batch, 0),
+                        lambda: tf.random.uniform([batch], minval=0, maxval=2**31 - 1, dtype=tf.int64))
         seeds = tf.cast(tf.bitwise.bitwise_and(seeds, 0xFFFFFFFF), tf.uint32)  # the seed's low 32 bits
         return new_tokens, (temperature, top_k, top_p, tf.bitcast(seeds, tf.int32))
 

@@ -49,8 +49,8 @@ def test_generate_texts_keeps_the_prompt_and_fits_the_context():
                                                     max_length=12, num_layers=1, model_dim=16, num_heads=2,
                                                     hidden_dim=32)
     texts = language_model.generate_texts(model, tokenizer, ["abcdef" * 4, "dd"], max_new_tokens=50,
-                                             sampler="top_p", top_p=0.9, seed=1)
-    # The longest prompt keeps its last 11 characters (max_length 12 - 1 new token, which may be the padding id
-    # of this untrained model, decoded to nothing); rows keep their prompts.
-    assert texts[0][:11] == "bcdefabcdef" and len(texts[0]) in (11, 12) and texts[1].startswith("dd")
+                                             sampler="top_p", top_p=0.9, seed=2)
+    # The longest prompt keeps its last 11 characters (max_length 12 - 1 new token); rows keep their prompts.
+    # (Seed 2: with seed 1 this untrained model samples the padding id, which decodes to nothing.)
+    assert len(texts[0]) == 12 and texts[0].startswith("bcdefabcdef") and texts[1].startswith("dd")
     assert language_model.default_prompt("tail of a line\nKING:\nspeech\n") == "KING:\n"
