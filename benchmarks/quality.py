@@ -310,13 +310,27 @@ def minilm_checkpoint(cache=ROOT / ".cache" / "all-MiniLM-L6-v2"):
     return next(p.parent for p in found if (p.parent / "model.safetensors").exists())
 
 
-def _seconds_per_step(build, dataset, steps=8):
-    """Seconds per training step of a throw-away copy of a recipe (after 2 tracing steps), to size its schedule."""
+class _StepTimes(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.ends = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ends.append(time.perf_counter())
+
+
+def _seconds_per_step(build, dataset, steps=24, warmup=4):
+    """Seconds per training step of a throw-away copy of a recipe, to size its schedule.
+
+    Timed between batch ends inside one `fit` call, after `warmup` steps: neither the tracing of the first
+    batch shapes nor the making of the dataset iterator (which fills its shuffle buffer) is counted. Both
+    once made an 8-step estimate twice the real step time, so that a schedule planned for 346 steps decayed
+    to zero half-way through the budget.
+    """
     model = build(100)
-    model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)
-    started = time.perf_counter()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0)
-    return (time.perf_counter() - started) / steps
+    times = _StepTimes()
+    model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[times])
+    return (times.ends[-1] - times.ends[warmup - 1]) / steps
 
 
 def sst2_pretrained_task(data_dir, scale, seed, quick):
@@ -372,6 +386,7 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
         reference_ds = (tf.data.Dataset.from_tensor_slices((train.texts, labels)).shuffle(len(labels), seed=seed)
                         .batch(batch).repeat())
         steps = max(10, int(budget_s / _seconds_per_step(build_reference, reference_ds)))
+        print(f"  [KerasHub] schedule planned for {steps} steps", flush=True)
         reference = build_reference(steps)
         ref_predict = lambda texts: reference.predict(np.asarray(texts), batch_size=128, verbose=0)  # noqa: E731
         budget = TimeBudget(budget_s, lambda m: accuracy(ref_predict, val), every, True, 0.88, "KerasHub")
@@ -395,6 +410,7 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
             return model
 
         steps = max(10, int(budget_s / _seconds_per_step(build, ours_ds)))
+        print(f"  [{label}] schedule planned for {steps} steps", flush=True)
         model = build(steps)
         predict = lambda texts, model=model: predict_probabilities(model, tokenizer, texts, 128)  # noqa: E731
         budget = TimeBudget(budget_s, lambda m, predict=predict: accuracy(predict, val), every, True, 0.88,
