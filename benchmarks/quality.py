@@ -323,9 +323,9 @@ def _seconds_per_step(build, dataset, steps=24, warmup=4):
     """Seconds per training step of a throw-away copy of a recipe, to size its schedule.
 
     Timed between batch ends inside one `fit` call, after `warmup` steps: neither the tracing of the first
-    batch shapes nor the making of the dataset iterator (which fills its shuffle buffer) is counted. Both
-    once made an 8-step estimate twice the real step time, so that a schedule planned for 346 steps decayed
-    to zero half-way through the budget.
+    batch shapes nor the making of the dataset iterator (which fills its shuffle buffer) is counted. The
+    earlier 8-step estimate counted both and once (on a busy machine) came out twice the real step time: a
+    schedule planned for 346 steps decayed to zero half-way through the budget.
     """
     model = build(100)
     times = _StepTimes()
