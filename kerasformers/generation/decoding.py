@@ -276,6 +276,25 @@ def _cached_next(model):
     return next
 
 
+def _cached_step(model, cache):
+    """`(next, cache)` of the cached loop: the model's fused `token_step` when it has one, else `call_with_cache`.
+
+    The fused step reads the weights here, before the loop, and runs about a
+    third of the ops per token (what a graph loop without XLA pays for).
+    """
+    make_step = getattr(model, "token_step", None)
+    step = None if make_step is None else make_step(cache)
+    if step is None:
+        return _cached_next(model), cache
+
+    def next(prompt, cache, index):
+        token = ops.take(prompt, index - 1, axis=1)  # (batch,)
+        logits, cache = step(token, cache, index - 1)
+        return logits, None, cache
+
+    return next, step.cache
+
+
 def _recomputing_next(model, new_cache):
     """The reference step without cache reuse (`use_cache=False`), O(length^2) work per token.
 
@@ -339,7 +358,7 @@ def build_generate_function(model, sampler, prompt_length, max_new_tokens, use_c
         if use_cache:
             cache = model.init_cache(batch, length)
             _, cache = model.call_with_cache(buffer[:, :prompt_length], cache, 0)  # seed with the prompts
-            next = _cached_next(model)
+            next, cache = _cached_step(model, cache)
         else:
             cache = None
             next = _recomputing_next(model, lambda prompt, _, size: model.init_cache(ops.shape(prompt)[0], size))
@@ -510,8 +529,7 @@ def build_translate_function(model, sampler, max_length, use_cache=True, start_t
         lengths = ops.ones((batch,), "int32")
         limits = ops.full((batch,), max_length + 1, "int32")
         if use_cache:
-            cache = model.init_cache(encoder_outputs, encoder_padding_mask, max_length)
-            next = _cached_next(model)
+            next, cache = _cached_step(model, model.init_cache(encoder_outputs, encoder_padding_mask, max_length))
         else:
             cache = (encoder_outputs, encoder_padding_mask)  # beam search repeats it per beam
             next = _recomputing_next(model, lambda prompt, state, size: model.init_cache(*state, size))
