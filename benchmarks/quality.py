@@ -137,6 +137,21 @@ def _fit_steps(model, repeated_dataset, budget, label, test):
     }
 
 
+def _int8_row(model, test):
+    """The row of `model` (ours, best validation weights restored) after `model.quantize("int8")`, no training:
+    the quality an int8 export (`export_for_serving(..., quantize="int8")`) serves, on the same test split."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Layer ... does not have a `quantize` method": norms stay float
+        model.quantize("int8")
+    scores = test(model)
+    print("  [int8] test: " + ", ".join(f"{k} {v:.4f}" for k, v in scores.items()), flush=True)
+    return {"label": "the same, quantized: model.quantize(\"int8\") (no training)", "params": model.count_params(),
+            "steps": 0, "validation_best": None, "validation_best_at_s": None,
+            "validation_reached_target_at_s": None, "validation_history": [], "test": scores}
+
+
 def _skip(task):
     if task in SKIP_REFERENCE:
         print(f"  reference of {task} skipped (--skip-reference): this run is not a documented result", flush=True)
@@ -217,6 +232,7 @@ def lm_task(data_dir, scale, seed, quick):
     train = text.language_model_dataset(train_text, tokenizer, context, batch_size=16, seed=seed).repeat()
     budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "kerasformers")
     results.append(_fit_steps(model, train, budget, "kerasformers TransformerLanguageModel", test_metrics))
+    results.append(_int8_row(model, test_metrics))
     return {"task": "tiny Shakespeare (char LM)", "metric": "loss", "headline": "loss", "target": 1.80,
             "higher_is_better": False, "budget_s": budget_s,
             "split": "train: first 90% of the text; validation: next 5%; test: last 5%"
@@ -282,6 +298,7 @@ def sst2_task(data_dir, scale, seed, quick):
     budget = TimeBudget(budget_s, accuracy_on(val, post_padded), 30 * scale, True, 0.83, "kerasformers")
     results.append(_fit_steps(model, train_ds, budget, "kerasformers TransformerClassifier",
                               lambda m: {"accuracy": accuracy_on(test, post_padded)(m)}))
+    results.append(_int8_row(model, lambda m: {"accuracy": accuracy_on(test, post_padded)(m)}))
     return {"task": "SST-2", "metric": "accuracy", "headline": "accuracy", "target": 0.83, "higher_is_better": True,
             "budget_s": 600 * scale, "vocabulary_s": vocab_s,
             "split": f"train: GLUE train minus validation ({len(train.texts):,}{', --quick subset' if quick else ''}); "
@@ -419,14 +436,8 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
                                                  lambda m, predict=predict: {"accuracy": accuracy(predict, test)})))
         results[-1].update(planned_steps=steps, trainable_params=int(model.trainable_count))
         print(f"  [{label}] trainable parameters: {model.trainable_count:,} of {model.count_params():,}", flush=True)
-        if rank is None:
-            model.quantize("int8")  # the fully fine-tuned model, best validation weights
-            scores = {"accuracy": accuracy(predict, test)}
-            print(f"  [int8] test {scores['accuracy']:.4f}", flush=True)
-            results.append({"label": "the same, quantized: model.quantize(\"int8\") (no training)",
-                            "params": model.count_params(), "steps": 0, "validation_best": None,
-                            "validation_best_at_s": None, "validation_reached_target_at_s": None,
-                            "validation_history": [], "test": scores})
+        if rank is None:  # the fully fine-tuned model, best validation weights
+            results.append(_int8_row(model, lambda m, predict=predict: {"accuracy": accuracy(predict, test)}))
     return {"task": "SST-2 fine-tuned from all-MiniLM-L6-v2", "metric": "accuracy", "headline": "accuracy",
             "target": 0.88, "higher_is_better": True, "budget_s": budget_s,
             "split": f"train: GLUE train minus validation ({len(train.texts):,}{', --quick subset' if quick else ''}); "
@@ -513,6 +524,7 @@ def translation_task(data_dir, scale, seed, quick):
         result = _fit_steps(model, make_train(*tokenizers), budget, label, test_metrics)
         result["vocabulary_s"] = vocab_s
         results.append(result)
+        return model, tokenizers, test_metrics
 
     # --- reference: keras.io "English-to-Spanish translation with KerasHub" (Sharma, last modified
     # 2024/04/30), with its settings: text lower-cased, WordPiece vocabularies of 15,000 per language
@@ -554,7 +566,9 @@ def translation_task(data_dir, scale, seed, quick):
         out = generation.translate(model, source_ids, max_length=max_length)
         return [_as_str(t) for t in text.decode(eng, out)]
 
-    run("kerasformers TransformerSeq2Seq", our_tokenizers, our_build, our_train, our_translate)
+    model, _, test_metrics = run("kerasformers TransformerSeq2Seq", our_tokenizers, our_build, our_train,
+                                 our_translate)
+    results.append(_int8_row(model, test_metrics))
     return {"task": "Tatoeba spa->eng", "metric": "BLEU (greedy, sacrebleu, cased)", "headline": "bleu",
             "target": 30.0, "higher_is_better": True, "budget_s": budget_s,
             "split": f"test: {len(test.sources):,} shuffled held-out pairs (seed {seed}); validation: "

@@ -19,6 +19,12 @@ does with `--xla_cpu_compilation_enabled=true`. Side by side, in the same run:
    replays it while loading).
 3. int8 (`quantize="int8"`): variables size and p50 latency against float32,
    per task (default exports, batch 1).
+4. The fused step (`--parts step`): the decoding loop as TF Serving's default
+   export runs it (a `tf.function` graph without XLA, on token ids), with the
+   models' fused `token_step` against the layers' `call_with_cache` (the
+   export before the fused step): time per generated token at batch 1 and 32,
+   per-round medians over `--rounds` alternating rounds (min-max). Target:
+   at least 2x lower per token at batch 1.
 
 The models are untrained, so they rarely emit the end token: the language
 model generates all its new tokens and the translator decodes to its maximum
@@ -28,6 +34,7 @@ Usage (from the repository root)::
 
     python benchmarks/serving.py              # 10 timed calls per setting (~15 min)
     python benchmarks/serving.py --calls 5 --parts latency
+    python benchmarks/serving.py --parts step --rounds 7   # fused step against the layers' step (~5 min)
 """
 
 import argparse
@@ -277,11 +284,67 @@ def int8_part(corpora_, calls, tmp):
     return rows
 
 
+def step_part(corpora_, calls, rounds):
+    """Per-token time of the non-XLA decoding loop with the fused step and with `call_with_cache`, alternated."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
+
+    rows = []
+    for task in ("language_model", "translator"):
+        for new_tokens in (32, 128):
+            keras.utils.set_random_seed(0)
+            model, _, _, python_call = build(task, *corpora_, new_tokens=new_tokens)
+            for batch in (1, 32):
+                ids = python_call(batch).ids
+                loops = {}
+                for kind in ("fused", "layers"):
+                    if kind == "layers":
+                        model.token_step = lambda cache: None  # generation falls back to call_with_cache
+                    greedy = resolve_sampler("greedy")[1]()
+                    if task == "language_model":
+                        width = ids.shape[1]
+                        run = tf.function(build_generate_function(model, greedy, width, new_tokens))
+                        buffer = np.zeros((batch, width + new_tokens), "int32")
+                        buffer[:, :width] = ids
+                        lengths = np.maximum((ids != 0).sum(1), 1).astype("int32")
+                        args = (tf.constant(buffer), tf.constant(lengths))
+                    else:
+                        run = tf.function(build_translate_function(model, greedy, new_tokens))
+                        args = (tf.constant(ids),)
+                    run(*args)  # traced now, while the choice of step is in place
+                    loops[kind] = (run, args)
+                    if kind == "layers":
+                        del model.token_step
+                per_round = {kind: [] for kind in loops}
+                for _ in range(rounds):
+                    for kind, (run, args) in loops.items():
+                        per_round[kind].append(np.median(timings(lambda: run(*args), calls)) / new_tokens)
+                fused, layers = (np.asarray(per_round[k]) * 1e3 for k in ("fused", "layers"))
+                ratios = layers / fused
+                rows.append([task, new_tokens, batch, f"{np.median(layers):.3f} ({layers.min():.3f}-{layers.max():.3f})",
+                             f"{np.median(fused):.3f} ({fused.min():.3f}-{fused.max():.3f})",
+                             f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"])
+                print(f"  done: step {task}, {new_tokens} tokens, batch {batch}", flush=True)
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10, help="timed calls per setting (after 2 warm-up calls)")
-    parser.add_argument("--parts", default="latency,cold,int8")
+    parser.add_argument("--parts", default="latency,cold,int8,step")
+    parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of the step part")
+    parser.add_argument("--intra-op-threads", type=int, default=None,
+                        help="TensorFlow's intra-op thread pool size (TF Serving: --tensorflow_intra_op_parallelism); "
+                             "default: TensorFlow's (one per core)")
     args = parser.parse_args(argv)
+    if args.intra_op_threads is not None:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
+        print(f"intra-op threads: {args.intra_op_threads} (as TF Serving's --tensorflow_intra_op_parallelism)")
 
     print_environment(environment_info())
     warning = load_warning()
@@ -318,6 +381,15 @@ def main(argv=None):
             print_table(["task", "float32 MiB", "int8 MiB", "size ratio", "float32 ms", "int8 ms", "latency ratio"],
                         rows, title=f"int8 exports (default, batch 1; p50 (min-max) of {args.calls} calls)",
                         note="Variables only; quality on real data against float32 not measured here.")
+        if "step" in parts:
+            rows = step_part(corpora_, args.calls, args.rounds)
+            print()
+            print_table(["task", "new tokens", "batch", "layers' step ms/token", "fused step ms/token",
+                         "layers / fused"], rows,
+                        title=(f"Decoding loop without XLA (tf.function graph, token ids): per-round median of "
+                               f"{args.calls} calls / new tokens, median (min-max) over {args.rounds} rounds"),
+                        note=("layers' step: call_with_cache, the step every export used before the fused "
+                              "token_step; both in the same process, rounds alternated."))
 
 
 if __name__ == "__main__":

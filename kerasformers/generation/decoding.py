@@ -56,6 +56,7 @@ class _FunctionStore:
     def __init__(self):
         self.functions = {}  # key -> (sampler, function)
         self.trace_count = 0
+        self.weights = None  # the variables the functions were traced with
 
 
 def _store(model):
@@ -87,6 +88,10 @@ def _compile(store, function):
 def _get_function(model, key, sampler_factory, build):
     """`(sampler, compiled function)` for `key`, built once: `build(sampler)` returns the function."""
     store = _store(model)
+    weights = tuple(id(v) for v in getattr(model, "weights", ()))
+    if weights != store.weights:  # `quantize` / `enable_lora` replaced or added variables: the traces are stale
+        store.functions.clear()
+        store.weights = weights
     if key not in store.functions:
         sampler = sampler_factory()
         store.functions[key] = (sampler, _compile(store, build(sampler)))

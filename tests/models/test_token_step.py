@@ -116,3 +116,22 @@ def test_the_fused_loop_runs_under_half_the_ops_per_token(monkeypatch):
     monkeypatch.setattr(model, "token_step", lambda cache: None)  # the layers' call_with_cache
     layers = loop_ops(model)
     assert fused < 0.5 * layers, (fused, layers)
+
+
+def test_generation_retraces_after_quantize_and_enable_lora():
+    prompt = np.array([[5, 6, 7]])
+    model, fresh = small_lm(), small_lm()  # same seed: same weights
+    generate(model, prompt, max_new_tokens=4)  # traced and stored with the float32 weights
+    model.quantize("int8")
+    fresh.quantize("int8")
+    np.testing.assert_array_equal(generate(model, prompt, max_new_tokens=4),
+                                  generate(fresh, prompt, max_new_tokens=4))
+    lora = small_lm()
+    before = generate(lora, prompt, max_new_tokens=4)
+    kf.models.enable_lora(lora, 2)
+    rng = np.random.default_rng(0)
+    for variable in lora.trainable_variables:  # random LoRA factors (a constant update would be cancelled by
+        variable.assign(rng.normal(size=variable.shape).astype("float32"))  # the zero-mean LayerNorm outputs)
+    after = generate(lora, prompt, max_new_tokens=4)
+    np.testing.assert_array_equal(after, generate(lora, prompt, max_new_tokens=4, use_cache=False))
+    assert not np.array_equal(before, after)
