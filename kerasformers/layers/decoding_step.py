@@ -141,7 +141,8 @@ class DecoderStep:
         `(outputs, cache)`: `(batch, model_dim)` and the updated cache.
 
     Example:
-    >>> layer = kerasformers.layers.TransformerDecoderLayer(num_heads=2, hidden_dim=32)
+    >>> from kerasformers.layers import TransformerDecoderLayer
+    >>> layer = TransformerDecoderLayer(num_heads=2, hidden_dim=32)
     >>> _ = layer(keras.ops.zeros((1, 4, 16)))
     >>> step = DecoderStep(layer)
     >>> cache = step_cache(layer.self_attention.init_cache(1, 4))

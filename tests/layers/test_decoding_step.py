@@ -1,11 +1,14 @@
 """`DecoderStep`: one token through a decoder layer with weights read once equals the layer's cached `call`."""
 
+import doctest
+
 import keras
 import numpy as np
 import pytest
 from keras import ops
 
 from kerasformers.layers import TransformerDecoderLayer
+from kerasformers.layers import decoding_step
 from kerasformers.layers.decoding_step import DecoderStep, decoder_step_supported, step_cache
 
 RNG = np.random.default_rng(3)
@@ -102,3 +105,7 @@ def test_unsupported_layers_are_named_in_the_error():
     quantized.feed_forward.inner.quantize("int8")
     assert not decoder_step_supported(quantized)
     assert decoder_step_supported(layer_with(cross=True))
+
+
+def test_docstring_examples_run():
+    assert doctest.testmod(decoding_step, optionflags=doctest.ELLIPSIS).failed == 0

@@ -1,6 +1,7 @@
 """The models' fused one-token step equals `call_with_cache`, and the decoding loop runs fewer ops with it."""
 
 import collections
+import doctest
 
 import keras
 import numpy as np
@@ -135,3 +136,14 @@ def test_generation_retraces_after_quantize_and_enable_lora():
     after = generate(lora, prompt, max_new_tokens=4)
     np.testing.assert_array_equal(after, generate(lora, prompt, max_new_tokens=4, use_cache=False))
     assert not np.array_equal(before, after)
+
+
+@pytest.mark.parametrize("method", [kf.TransformerLanguageModel.token_step, kf.TransformerSeq2Seq.token_step])
+def test_docstring_examples_run(method):
+    globs = {"np": np, "TransformerLanguageModel": kf.TransformerLanguageModel,
+             "TransformerSeq2Seq": kf.TransformerSeq2Seq}
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner()
+    for test in finder.find(method, method.__qualname__, globs=globs):
+        runner.run(test)
+    assert runner.failures == 0 and runner.tries > 0
