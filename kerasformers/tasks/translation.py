@@ -1,10 +1,15 @@
 """Translation: train a `TransformerSeq2Seq` on tab-separated sentence pairs, report BLEU, plot attention, export.
 
 Data, in order: `--demo` (generated date normalisation, `"March 3rd, 2021"` →
-`"2021-03-03"`), `--data PATH` (one `source<TAB>target`-style record per
-line; columns chosen with `--source-column` / `--target-column`), or the
-Tatoeba Spanish→English pairs of the keras.io example (`../shared/data` or a
-checked download).
+`"2021-03-03"`), `--source-file S --target-file T` (a parallel corpus as
+published by WMT and OPUS: two aligned files, one sentence per line),
+`--data PATH` (one `source<TAB>target`-style record per line; columns chosen
+with `--source-column` / `--target-column`), or the Tatoeba Spanish→English
+pairs of the keras.io example (`../shared/data` or a checked download).
+Validation and test pairs are random splits of the training data unless
+`--validation-source-file`/`--validation-target-file` and
+`--test-source-file`/`--test-target-file` give them (e.g. a published test
+set such as newstest).
 
     from kerasformers.tasks import run
     result = run("translation", demo=True, epochs=4, output="runs/dates")
@@ -89,13 +94,37 @@ def attention_plot(model, source_tokenizer, target_tokenizer, sentence, path, ba
                                    tokens(target_tokenizer, generated), path, title=f"{sentence}  →  {translation}")
 
 
+FILE_OPTIONS = {  # which pairs -> (source file option, target file option)
+    "training": ("source_file", "target_file"),
+    "validation": ("validation_source_file", "validation_target_file"),
+    "test": ("test_source_file", "test_target_file"),
+}
+
+
+def _flag(name):
+    return "--" + name.replace("_", "-")
+
+
+def parallel_files(options, which):
+    """The `(source, target)` paths of `which` pairs given as two aligned files, or `None`; both or neither."""
+    source_option, target_option = FILE_OPTIONS[which]
+    source, target = getattr(options, source_option, None), getattr(options, target_option, None)
+    if (source is None) != (target is None):
+        given, missing = (source_option, target_option) if target is None else (target_option, source_option)
+        raise ValueError(f"{_flag(given)} needs {_flag(missing)}: a parallel corpus is two aligned files, one "
+                         f"sentence per line. Received: {_flag(given)}={source if target is None else target!r}")
+    return None if source is None else (source, target)
+
+
 def load_pairs(data=None, demo=False, demo_size=4000, source_column=1, target_column=0, seed=0,
-               on_malformed="skip"):
-    """The sentence pairs of a run: generated dates, `data`, or Tatoeba (Spanish → English)."""
+               on_malformed="skip", files=None):
+    """The sentence pairs of a run: generated dates, two aligned `files`, `data`, or Tatoeba (Spanish → English)."""
     if demo:
         pairs = demo_data.date_pairs(demo_size, seed=seed)
         print(f"Demo data: {len(pairs)} generated date pairs, e.g. {pairs.sources[0]!r} -> {pairs.targets[0]!r}")
         return pairs
+    if files is not None:
+        return base.read_reporting(text.read_parallel, *files, on_malformed=on_malformed)
     path = data if data is not None else downloads.get_tatoeba()
     return base.read_reporting(text.read_pairs, path, source_column=source_column, target_column=target_column,
                                on_malformed=on_malformed)
@@ -121,11 +150,24 @@ class Translation(base.Task):
         data, group = groups["data"], groups["training"]
         data.add_argument("--source-column", type=int, default=1, help="field of the source text (default 1: Spanish)")
         data.add_argument("--target-column", type=int, default=0, help="field of the target text (default 0: English)")
+        data.add_argument("--source-file", metavar="PATH",
+                          help="training source sentences, one per line, aligned with --target-file (instead of "
+                               "--data: the format of WMT and OPUS corpora)")
+        data.add_argument("--target-file", metavar="PATH", help="training target sentences, one per line")
+        data.add_argument("--validation-source-file", metavar="PATH",
+                          help="validation source sentences (with --validation-target-file): no validation split")
+        data.add_argument("--validation-target-file", metavar="PATH", help="validation target sentences")
+        data.add_argument("--test-source-file", metavar="PATH",
+                          help="test source sentences for BLEU, e.g. a published test set (with "
+                               "--test-target-file): no test split")
+        data.add_argument("--test-target-file", metavar="PATH", help="test target sentences")
         data.add_argument("--max-pairs", type=positive_int, metavar="N", help="keep at most N training pairs")
         data.add_argument("--validation-fraction", type=fraction, default=0.1,
-                          help="share of pairs for validation, and again for the test split (default 0.1)")
-        data.add_argument("--eval-size", type=positive_int, default=1000,
-                          help="test pairs translated for BLEU (default 1000)")
+                          help="share of pairs for validation, and again for the test split, when no file "
+                               "gives them (default 0.1)")
+        data.add_argument("--eval-size", type=positive_int,
+                          help="test pairs translated for BLEU (default: 1000 of a test split, all of "
+                               "--test-source-file)")
         data.add_argument("--tokenizer", choices=TOKENIZERS,
                           help="SentencePiece unigram/bpe/char or WordPiece (default: char for --demo, else unigram)")
         data.add_argument("--vocabulary-size", type=positive_int, default=8000, help="tokens per language (default 8000)")
@@ -133,21 +175,35 @@ class Translation(base.Task):
         group.add_argument("--sample", metavar="TEXT", help="sentence of the attention plot")
 
     def prepare(self, options):
+        files = {which: parallel_files(options, which) for which in FILE_OPTIONS}
+        if files["training"] and (options.demo or options.data is not None):
+            given = "--demo" if options.demo else f"--data={options.data!r}"
+            raise ValueError(f"--source-file/--target-file give the training pairs: drop {given}.")
         options.tokenizer = options.tokenizer or ("char" if options.demo else "unigram")
         options.epochs = options.epochs or (6 if options.demo else 2)
         options.max_length = options.max_length or (32 if options.demo else 20)  # 20: as keras.io
 
     def load_data(self, run):
         o = run.options
-        pairs = load_pairs(o.data, o.demo, o.demo_size, o.source_column, o.target_column, o.seed, o.on_malformed)
-        rest, test = text.split(pairs, o.validation_fraction, seed=o.seed)
-        train, validation = text.split(rest, o.validation_fraction, seed=o.seed + 1)
-        if o.max_pairs:  # a subset: validation shrinks in proportion (at least 100 pairs)
-            keep = max(100, int(o.max_pairs * o.validation_fraction))
+        files = {which: parallel_files(o, which) for which in FILE_OPTIONS}
+        pairs = load_pairs(o.data, o.demo, o.demo_size, o.source_column, o.target_column, o.seed, o.on_malformed,
+                           files["training"])
+        given = {which: base.read_reporting(text.read_parallel, *paths, on_malformed=o.on_malformed)
+                 for which, paths in files.items() if paths and which != "training"}
+        rest, test = (pairs, given["test"]) if "test" in given else text.split(pairs, o.validation_fraction,
+                                                                                   seed=o.seed)
+        train, validation = ((rest, given["validation"]) if "validation" in given
+                             else text.split(rest, o.validation_fraction, seed=o.seed + 1))
+        if o.max_pairs:  # a subset: a validation split shrinks in proportion (at least 100 pairs)
             train = text.TextPairs(train.sources[: o.max_pairs], train.targets[: o.max_pairs], train.report)
-            validation = text.TextPairs(validation.sources[:keep], validation.targets[:keep], validation.report)
-        test = text.TextPairs(test.sources[: o.eval_size], test.targets[: o.eval_size], test.report)
-        print(f"{len(train)} training, {len(validation)} validation, {len(test)} test pairs")
+            if "validation" not in given:
+                keep = max(100, int(o.max_pairs * o.validation_fraction))
+                validation = text.TextPairs(validation.sources[:keep], validation.targets[:keep], validation.report)
+        size = o.eval_size or (len(test) if "test" in given else 1000)
+        test = text.TextPairs(test.sources[:size], test.targets[:size], test.report)
+        origin = lambda which: "file" if which in given else "split"  # noqa: E731
+        print(f"{len(train)} training, {len(validation)} validation ({origin('validation')}), "
+              f"{len(test)} test pairs ({origin('test')})")
         return dict(train=train, validation=validation, test=test)
 
     def build_tokenizers(self, run):
@@ -214,7 +270,9 @@ class Translation(base.Task):
     def run_info(self, run):
         o = run.options
         return dict(max_length=o.max_length, tokenizer=o.tokenizer, source_column=o.source_column,
-                    target_column=o.target_column)
+                    target_column=o.target_column,
+                    **{name: str(getattr(o, name)) for names in FILE_OPTIONS.values() for name in names
+                       if getattr(o, name, None) is not None})
 
     def endpoints(self, model, tokenizers, info):
         return export.translator_endpoints(model, tokenizers["source"], tokenizers["target"])

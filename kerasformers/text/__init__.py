@@ -24,6 +24,7 @@ from kerasformers.text.readers import (
     TextPairs,
     read_labelled,
     read_pairs,
+    read_parallel,
     read_text,
 )
 from kerasformers.text.tokenizers import (
@@ -70,6 +71,7 @@ __all__ = [
     "make_tokenizer",
     "read_labelled",
     "read_pairs",
+    "read_parallel",
     "read_text",
     "save_tokenizer",
     "padding_token_id",
