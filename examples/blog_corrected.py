@@ -14,10 +14,10 @@ first token, so the model must learn to use position information.
 
 import argparse
 
-import keras
-import numpy as np
+import kerasformers as kf  # first: it starts TensorFlow quietly (kerasformers.startup), before Keras does
 
-import kerasformers as kf
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def make_data(num_examples, vocab_size, max_length, num_classes, seed):

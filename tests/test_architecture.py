@@ -2,7 +2,7 @@
 
 A package imports only from its own floor or lower ones:
 
-    floor 0  checks
+    floor 0  checks, startup
     floor 1  layers, text, training, checkpoints
     floor 2  models, and the root package `kerasformers` (it re-exports layers, models, training, text)
     floor 3  generation
@@ -39,6 +39,7 @@ OUTSIDE = ("examples", "benchmarks")  # scanned for rule 3 only
 
 FLOORS = {
     "checks": 0,
+    "startup": 0,
     "layers": 1,
     "text": 1,
     "training": 1,

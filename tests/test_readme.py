@@ -38,7 +38,7 @@ BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", README, flags=re.S)
 COMMANDS = [
     line.split("#")[0].strip()
     for block in BASH_BLOCKS
-    for line in block.splitlines()
+    for line in block.replace("\\\n", " ").splitlines()  # a command continued with `\` is one line
     if line.strip().startswith("kerasformers ")
 ]
 

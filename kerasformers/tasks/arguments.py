@@ -91,6 +91,18 @@ def build_parser(task, parser=None):
     return parser
 
 
+def add_length_buckets_argument(group):
+    """`--no-length-buckets`: training batches padded to `--max-length` instead of grouped by length.
+
+    On by default (`options.length_buckets`): `kerasformers.text` pipelines
+    batch texts of similar length together and pad each batch to 8, 16, 32, …
+    or `--max-length` (`text.bucket_lengths`).
+    """
+    group.add_argument("--no-length-buckets", dest="length_buckets", action="store_false",
+                       help="pad every training batch to --max-length instead of batching texts of similar "
+                            "length together (padded to 8, 16, 32, ... or --max-length)")
+
+
 def resolve(task, options=None, overrides=None):
     """The options of a run: the task's defaults, then `options` (a Namespace), then `overrides` (checked).
 

@@ -348,6 +348,17 @@ def read_reporting(reader, *args, **kwargs):
     return data
 
 
+MOST = 0.5  # a length limit that cuts more than this share of the training texts is a warning
+
+
+def report_truncation(report, what):
+    """Prints how many training texts `--max-length` cuts (`text.TruncationReport`); a warning when it is most."""
+    if report.share > MOST:
+        print(f"Warning: {report.summary(what)}: most are cut. --max-length {report.p99} keeps 99% whole.")
+    else:
+        print("Length: " + report.summary(what))
+
+
 def fit(run, model, run_dir, callbacks=()):
     """`kerasformers.training.fit` of `model` on the run's datasets with Keras' progress bar; the history dict.
 

@@ -23,7 +23,7 @@ from kerasformers import export, text, training
 from kerasformers.models import TransformerClassifier
 from kerasformers.tasks import base, fine_tuning, plots
 from kerasformers.text import demo_data, downloads
-from kerasformers.tasks.arguments import fraction, positive_int
+from kerasformers.tasks.arguments import add_length_buckets_argument, fraction, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("word_piece", "unigram", "bpe")
@@ -157,6 +157,7 @@ class Classification(base.Task):
         data.add_argument("--tokenizer", choices=TOKENIZERS, default="word_piece",
                           help="default word_piece (ignored with --pretrained: the checkpoint's own)")
         fine_tuning.add_pretrained_arguments(groups["training"], "a BERT-family checkpoint")
+        add_length_buckets_argument(groups["training"])
 
     def prepare(self, options):
         fine_tuning.prepare_pretrained(self, options, "bert", PRETRAINED)
@@ -185,7 +186,14 @@ class Classification(base.Task):
         return {"text": tokenizer}
 
     def build_datasets(self, run):
-        return labelled_datasets(run, padding="longest" if run.options.pretrained else "max_length")
+        # validation: one shape for a compiled step (from scratch), each batch's longest in graph mode (pretrained)
+        o = run.options
+        frame = text.sentence_frame(run.tokenizers["text"])[0] is not None  # [CLS] ... [SEP]: two more ids
+        base.report_truncation(text.truncation_report(run.tokenizers["text"], run.data["train"].texts, o.max_length,
+                                                      extra_ids=2 if frame else 0), "training texts")
+        validation_padding = "longest" if run.options.pretrained else "max_length"
+        padding = "bucket" if run.options.length_buckets else validation_padding
+        return labelled_datasets(run, padding, validation_padding)
 
     def build_model(self, run):
         o = run.options
@@ -252,10 +260,13 @@ class Classification(base.Task):
         return [f"{label}\t{probability:.3f}\t{text_}" for text_, (label, probability) in zip(args.texts, answers)]
 
 
-def labelled_datasets(run, padding="max_length"):
-    """`(train, validation)` classification pipelines of `run.data["train"/"validation"]` with the `text` tokenizer."""
+def labelled_datasets(run, padding="max_length", validation_padding=None):
+    """`(train, validation)` classification pipelines of `run.data["train"/"validation"]` with the `text` tokenizer.
+
+    `padding` of `text.classification_dataset` for training; `validation_padding` (default: the same) for validation.
+    """
     o, tokenizer, train, validation = run.options, run.tokenizers["text"], run.data["train"], run.data["validation"]
     return (text.classification_dataset(train.texts, train.labels, tokenizer, o.batch_size, o.max_length, seed=o.seed,
                                         padding=padding),
             text.classification_dataset(validation.texts, validation.labels, tokenizer, o.batch_size, o.max_length,
-                                        shuffle=False, padding=padding))
+                                        shuffle=False, padding=validation_padding or padding))

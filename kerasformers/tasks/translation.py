@@ -24,7 +24,7 @@ from kerasformers import export, generation, text, training
 from kerasformers.models import TransformerSeq2Seq
 from kerasformers.tasks import base, plots
 from kerasformers.text import demo_data, downloads
-from kerasformers.tasks.arguments import fraction, positive_int
+from kerasformers.tasks.arguments import add_length_buckets_argument, fraction, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("unigram", "bpe", "char", "word_piece")
@@ -172,6 +172,7 @@ class Translation(base.Task):
                           help="SentencePiece unigram/bpe/char or WordPiece (default: char for --demo, else unigram)")
         data.add_argument("--vocabulary-size", type=positive_int, default=8000, help="tokens per language (default 8000)")
         group.add_argument("--beam", action="store_true", help="beam search (4 beams) for the BLEU translations")
+        add_length_buckets_argument(group)
         group.add_argument("--sample", metavar="TEXT", help="sentence of the attention plot")
 
     def prepare(self, options):
@@ -217,10 +218,13 @@ class Translation(base.Task):
     def build_datasets(self, run):
         o, source, target = run.options, run.tokenizers["source"], run.tokenizers["target"]
         train, validation = run.data["train"], run.data["validation"]
+        base.report_truncation(text.truncation_report(source, train.sources, o.max_length), "training sources")
+        base.report_truncation(text.truncation_report(target, train.targets, o.max_length, extra_ids=1),
+                               "training targets ([START] or [END] included)")
         return (text.translation_dataset(train.sources, train.targets, source, target, o.batch_size, o.max_length,
-                                         seed=o.seed),
+                                         seed=o.seed, bucket=o.length_buckets),
                 text.translation_dataset(validation.sources, validation.targets, source, target, o.batch_size,
-                                         o.max_length, shuffle=False))
+                                         o.max_length, shuffle=False, bucket=False))
 
     def model_arguments(self, run):
         return dict(encoder_vocabulary_size=run.tokenizers["source"].vocabulary_size(),

@@ -11,11 +11,14 @@ Example:
 """
 
 from kerasformers.text.pipelines import (
+    bucket_lengths,
     classification_dataset,
     language_model_dataset,
     split,
     split_text,
     translation_dataset,
+    truncation_report,
+    TruncationReport,
 )
 from kerasformers.text.readers import (
     LabelledTexts,
@@ -63,6 +66,7 @@ __all__ = [
     "UNK_TOKEN",
     "VocabularyTooLargeError",
     "character_tokenizer",
+    "bucket_lengths",
     "classification_dataset",
     "decode",
     "encode",
@@ -82,4 +86,6 @@ __all__ = [
     "train_sentence_piece",
     "train_word_piece",
     "translation_dataset",
+    "truncation_report",
+    "TruncationReport",
 ]

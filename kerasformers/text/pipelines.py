@@ -8,6 +8,8 @@ built with the same seed yield the same batches) and ends in
 `prefetch(tf.data.AUTOTUNE)`.
 """
 
+import dataclasses
+
 import numpy as np
 import tensorflow as tf
 
@@ -21,14 +23,17 @@ from kerasformers.text.tokenizers import (
     special_token_id,
 )
 
-PADDINGS = ("max_length", "longest")
+PADDINGS = ("bucket", "max_length", "longest")
 
 __all__ = [
+    "bucket_lengths",
     "classification_dataset",
     "language_model_dataset",
     "split",
     "split_text",
     "translation_dataset",
+    "truncation_report",
+    "TruncationReport",
 ]
 
 AUTOTUNE = tf.data.AUTOTUNE
@@ -87,12 +92,121 @@ def _pad(ids, max_length, rows=None):
     return ids[:, :max_length].to_tensor(default_value=0, shape=[rows, max_length])
 
 
-def _bucket_boundaries(max_length):
-    boundaries, edge = [], 8
+def bucket_lengths(max_length):
+    """The padded lengths of length-bucketed batches: 8, 16, 32, … below `max_length`, then `max_length`.
+
+    A bucketed pipeline pads each batch to the smallest of these lengths that
+    holds its longest example, so a compiled training step sees at most
+    `len(bucket_lengths(max_length))` sequence lengths (times two batch sizes
+    when the last batch of a bucket is smaller).
+
+    Args:
+        max_length: int > 0. The longest sequence, in ids.
+
+    Returns:
+        list of int, increasing, ending with `max_length`.
+
+    Raises:
+        ValueError: `max_length` is not a positive int.
+
+    Example:
+    >>> bucket_lengths(24), bucket_lengths(64), bucket_lengths(5)
+    ([8, 16, 24], [8, 16, 32, 64], [5])
+    """
+    max_length = check_positive_int("max_length", max_length)
+    lengths, edge = [], 8
     while edge < max_length:
-        boundaries.append(edge + 1)  # lengths 1..edge share a bucket
+        lengths.append(edge)
         edge *= 2
-    return boundaries
+    return lengths + [max_length]
+
+
+def _bucketed(data, length, max_length, batch_size, drop_remainder):
+    """Single examples -> batches of examples of similar length, padded with 0 to a `bucket_lengths` entry."""
+    lengths = bucket_lengths(max_length)
+    data = data.bucket_by_sequence_length(
+        length,
+        bucket_boundaries=[edge + 1 for edge in lengths],  # bucket i holds lengths up to lengths[i]
+        bucket_batch_sizes=[batch_size] * (len(lengths) + 1),  # (the last bucket, > max_length, stays empty)
+        pad_to_bucket_boundary=True,  # pad to lengths[i], not to the batch's longest: a few fixed shapes
+        drop_remainder=drop_remainder,
+    )
+    if not drop_remainder:
+        return data
+
+    def static_batch(*element):  # bucket_by_sequence_length leaves the batch dimension unknown
+        element = tf.nest.map_structure(lambda t: tf.ensure_shape(t, [batch_size] + [None] * (t.shape.rank - 1)),
+                                        element)
+        return element if len(element) > 1 else element[0]
+
+    return data.map(static_batch)
+
+
+@dataclasses.dataclass
+class TruncationReport:
+    """How many texts a length limit cuts (made by `truncation_report`).
+
+    Args:
+        texts: int, texts counted.
+        truncated: int, texts longer than the limit.
+        max_length: int, the limit, in ids (special tokens included).
+        longest: int, ids of the longest text (special tokens included).
+        p99: int, ids that 99% of the texts fit in (special tokens included).
+
+    Example:
+    >>> report = TruncationReport(texts=200, truncated=3, max_length=20, longest=31, p99=19)
+    >>> report.share, report.summary("pairs")
+    (0.015, 'max_length 20 cuts 1.5% of 200 pairs (99% fit in 19 ids; longest 31)')
+    """
+
+    texts: int
+    truncated: int
+    max_length: int
+    longest: int
+    p99: int
+
+    @property
+    def share(self):
+        """float: the truncated fraction of the texts."""
+        return self.truncated / self.texts if self.texts else 0.0
+
+    def summary(self, what="texts"):
+        """One line, e.g. `"max_length 20 cuts 1.2% of 1,000 texts (99% fit in 17 ids; longest 31)"`."""
+        return (f"max_length {self.max_length} cuts {self.share:.1%} of {self.texts:,} {what} "
+                f"(99% fit in {self.p99} ids; longest {self.longest})")
+
+
+def truncation_report(tokenizer, texts, max_length, extra_ids=0, batch_size=2048):
+    """Counts the texts that do not fit in `max_length` ids once tokenized.
+
+    Args:
+        tokenizer: any tokenizer of `kerasformers.text`.
+        texts: list of str.
+        max_length: int > 0. The limit, in ids.
+        extra_ids: int >= 0. Ids a pipeline adds to every text (`[START]` or
+            `[END]` of a translation target: 1; BERT's `[CLS]`/`[SEP]`: 2).
+        batch_size: int > 0. Texts tokenized at a time.
+
+    Returns:
+        `TruncationReport`.
+
+    Raises:
+        ValueError: `texts` is empty or one string, or a size is not a
+            positive int.
+
+    Example:
+    >>> tokenizer = character_tokenizer("abcdef")  # doctest: +SKIP
+    >>> truncation_report(tokenizer, ["abc", "abcdef"], 4).summary()  # doctest: +SKIP
+    'max_length 4 cuts 50.0% of 2 texts (99% fit in 6 ids; longest 6)'
+    """
+    max_length = check_positive_int("max_length", max_length)
+    texts = _strings("texts", texts)
+    name_sentence_piece_resource(tokenizer)
+    data = tf.data.Dataset.from_tensor_slices(texts).batch(check_positive_int("batch_size", batch_size))
+    data = data.map(lambda batch: _ragged_ids(tokenizer, batch).row_lengths(), num_parallel_calls=AUTOTUNE)
+    lengths = np.concatenate([chunk.numpy() for chunk in data]) + int(extra_ids)
+    return TruncationReport(texts=len(lengths), truncated=int((lengths > max_length).sum()), max_length=max_length,
+                            longest=int(lengths.max()), p99=int(np.ceil(np.percentile(lengths, 99))))
 
 
 def translation_dataset(
@@ -104,7 +218,7 @@ def translation_dataset(
     max_length,
     shuffle=True,
     seed=0,
-    bucket=False,
+    bucket=True,
     drop_remainder=False,
 ):
     """Batches of teacher-forcing examples for a sequence-to-sequence model.
@@ -126,18 +240,21 @@ def translation_dataset(
         shuffle: bool. Shuffle the pairs (full buffer) before batching.
             Defaults to `True`.
         seed: int. Shuffle seed. Defaults to `0`.
-        bucket: bool. If `False` (default) every batch is padded to
-            `max_length` (static shapes, for XLA/TPU). If `True`, pairs are
-            grouped by length with `bucket_by_sequence_length` (bucket edges
-            8, 16, 32, … below `max_length`) and each batch is padded to its
-            own longest sequence: shapes `(batch, None)`.
+        bucket: bool. If `True` (default), pairs of similar length are
+            batched together (`tf.data`'s `bucket_by_sequence_length`, after
+            the shuffle) and each batch is padded to the smallest of
+            `bucket_lengths(max_length)` (8, 16, 32, …, `max_length`) that
+            holds it: on real text most of a batch padded to `max_length`
+            is padding, and a few fixed shapes keep compiled steps reused.
+            If `False`, every batch is padded to `max_length` (one shape).
         drop_remainder: bool. Drop the last, smaller batch (of each bucket).
             Defaults to `False`.
 
     Returns:
         A `tf.data.Dataset` of
         `({"encoder_token_ids": (B, L), "decoder_token_ids": (B, L)}, labels (B, L))`,
-        int32, with `L = max_length` unless `bucket=True`.
+        int32, with `L` one of `bucket_lengths(max_length)` (`max_length`
+        when `bucket=False`).
 
     Raises:
         ValueError: lengths differ, empty inputs, non-positive `batch_size` /
@@ -191,15 +308,8 @@ def translation_dataset(
     def length(inputs, labels):
         return tf.maximum(tf.shape(inputs["encoder_token_ids"])[0], tf.shape(labels)[0])
 
-    boundaries = _bucket_boundaries(max_length)
     data = data.map(single, num_parallel_calls=AUTOTUNE)
-    data = data.bucket_by_sequence_length(
-        length,
-        bucket_boundaries=boundaries,
-        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
-        drop_remainder=drop_remainder,
-    )
-    return data.prefetch(AUTOTUNE)
+    return _bucketed(data, length, max_length, batch_size, drop_remainder).prefetch(AUTOTUNE)
 
 
 def classification_dataset(
@@ -212,7 +322,7 @@ def classification_dataset(
     seed=0,
     cls_token=False,
     drop_remainder=False,
-    padding="max_length",
+    padding="bucket",
 ):
     """Batches of `(token ids, class id)` for a sequence classifier.
 
@@ -232,15 +342,20 @@ def classification_dataset(
         cls_token: bool. Prepend `[START]` (id 2) as a BERT-style CLS token.
             Defaults to `False`.
         drop_remainder: bool. Defaults to `False`.
-        padding: `"max_length"` (default): every batch is padded with 0 to
-            `max_length` (static shapes, for XLA/TPU). `"longest"`: each
-            batch is padded to its own longest example, shape `(B, None)`;
-            short texts then cost much less (SST-2 sentences average about
-            13 word pieces against a checkpoint's 512 positions).
+        padding: `"bucket"` (default): texts of similar length are batched
+            together (after the shuffle) and each batch is padded with 0 to
+            the smallest of `bucket_lengths(max_length)` (8, 16, 32, …,
+            `max_length`) that holds it: short texts cost much less (SST-2
+            sentences average about 13 word pieces against a checkpoint's
+            512 positions) and a compiled step sees a few fixed shapes.
+            `"max_length"`: every batch is padded to `max_length` (one
+            shape). `"longest"`: batches of random texts, each padded to its
+            own longest example, shape `(B, None)`.
 
     Returns:
         A `tf.data.Dataset` of `({"token_ids": (B, L)}, labels (B,))`, both
-        int32, `L = max_length` unless `padding="longest"`.
+        int32: `L` is one of `bucket_lengths(max_length)` (`"bucket"`),
+        `max_length`, or the batch's longest (`"longest"`).
 
     Raises:
         ValueError: lengths differ, empty inputs, non-positive `batch_size` /
@@ -279,13 +394,16 @@ def classification_dataset(
 
     rows = batch_size if drop_remainder else None
 
-    def pack(text, label):
+    def pack_ids(text):  # (batch,) strings -> ragged ids, framed and truncated
         ids = _ragged_ids(tokenizer, text)
         if first is not None:
             ids = _append(_prepend(ids[:, : max_length - 2], first), last)
         elif cls_id is not None:
             ids = _prepend(ids, cls_id)
-        ids = ids[:, :max_length]
+        return ids[:, :max_length]
+
+    def pack(text, label):
+        ids = pack_ids(text)
         if padding == "longest":  # (batch, longest in the batch), at least one column
             dense = ids.to_tensor(default_value=0, shape=[rows, None])
             dense = tf.pad(dense, [[0, 0], [0, tf.maximum(0, 1 - tf.shape(dense)[1])]])
@@ -295,6 +413,14 @@ def classification_dataset(
     data = tf.data.Dataset.from_tensor_slices((texts, labels.astype("int32")))
     if shuffle:
         data = data.shuffle(len(texts), seed=seed)
+    if padding == "bucket":
+        def single(text, label):  # one text -> 1-D ids (at most max_length), its label
+            ids = pack_ids(text[None])
+            return {"token_ids": ids[0]}, label
+
+        data = data.map(single, num_parallel_calls=AUTOTUNE)
+        length = lambda inputs, label: tf.shape(inputs["token_ids"])[0]  # noqa: E731
+        return _bucketed(data, length, max_length, batch_size, drop_remainder).prefetch(AUTOTUNE)
     data = data.batch(batch_size, drop_remainder=drop_remainder)
     return data.map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 

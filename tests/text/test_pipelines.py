@@ -9,12 +9,14 @@ from kerasformers.text import (
     LabelledTexts,
     ReadReport,
     TextPairs,
+    bucket_lengths,
     character_tokenizer,
     classification_dataset,
     language_model_dataset,
     split,
     split_text,
     translation_dataset,
+    truncation_report,
 )
 
 SOURCES = ["hola", "el gato come", "la casa es muy grande hoy", "sí",
@@ -62,7 +64,7 @@ def test_translation_teacher_forcing_on_a_concrete_example(tokenizers):
 
 def test_translation_shapes_dtypes_padding_and_shift(tokenizers):
     data = translation_dataset(
-        SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=10, shuffle=False
+        SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=10, shuffle=False, bucket=False
     )
     spec_inputs, spec_labels = data.element_spec
     assert set(spec_inputs) == {"encoder_token_ids", "decoder_token_ids"}
@@ -96,33 +98,69 @@ def test_translation_truncates_to_max_length(tokenizers):
 
 def test_static_batch_with_drop_remainder(tokenizers):
     data = translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=8,
-                               drop_remainder=True)
+                               drop_remainder=True, bucket=False)
     for spec in tf.nest.flatten(data.element_spec):
         assert spec.shape.as_list() == [3, 8]
     assert sum(1 for _ in data) == 2
     data = classification_dataset(SOURCES, [0] * 8, tokenizers[0], batch_size=3, max_length=8,
-                                  drop_remainder=True)
+                                  drop_remainder=True, padding="max_length")
     assert data.element_spec[0]["token_ids"].shape.as_list() == [3, 8]
     assert data.element_spec[1].shape.as_list() == [3]
+    # bucketed: the batch dimension stays static, the length is one of the bucket lengths
+    data = translation_dataset(SOURCES, TARGETS, *tokenizers, batch_size=3, max_length=8, drop_remainder=True)
+    assert data.element_spec[1].shape.as_list() == [3, None]
+    data = classification_dataset(SOURCES, [0] * 8, tokenizers[0], batch_size=3, max_length=8, drop_remainder=True)
+    assert data.element_spec[0]["token_ids"].shape.as_list() == [3, None]
 
 
-def test_translation_bucketing_gives_variable_lengths(tokenizers):
+def test_bucket_lengths():
+    assert bucket_lengths(40) == [8, 16, 32, 40]
+    assert bucket_lengths(64) == [8, 16, 32, 64]
+    assert bucket_lengths(8) == [8] and bucket_lengths(9) == [8, 9] and bucket_lengths(3) == [3]
+    with pytest.raises(ValueError, match="max_length=0"):
+        bucket_lengths(0)
+
+
+def _check_buckets(batches, max_length, count):
+    """Every batch padded to the smallest bucket length that holds its longest row; every example once."""
+    lengths, rows = set(), 0
+    for ids in batches:
+        true_lengths = (ids != 0).sum(axis=1)
+        expected = min(edge for edge in bucket_lengths(max_length) if edge >= true_lengths.max())
+        assert ids.shape[1] == expected, (ids.shape, true_lengths)
+        lower = max([0] + [edge for edge in bucket_lengths(max_length) if edge < expected])
+        assert (true_lengths > lower).all()  # the rows of a batch come from one bucket
+        lengths.add(ids.shape[1])
+        rows += ids.shape[0]
+    assert rows == count
+    return lengths
+
+
+def test_translation_batches_are_length_buckets_by_default(tokenizers):
     sources = ["a " * n for n in range(1, 31)]
     targets = ["b " * n for n in range(1, 31)]
     tokenizer = word_tokenizer(["a b"])
-    data = translation_dataset(sources, targets, tokenizer, tokenizer, batch_size=4,
-                               max_length=40, bucket=True, seed=3)
+    data = translation_dataset(sources, targets, tokenizer, tokenizer, batch_size=4, max_length=40, seed=3)
     assert data.element_spec[1].shape.as_list() == [None, None]
-    lengths, count = set(), 0
-    for inputs, labels in data:
-        encoder = inputs["encoder_token_ids"].numpy()
-        lengths.add(encoder.shape[1])
-        count += encoder.shape[0]
-        assert inputs["decoder_token_ids"].shape == labels.shape
-        true_lengths = (encoder != 0).sum(axis=1)
-        assert encoder.shape[1] == true_lengths.max()  # padded to the batch's longest only
-        assert true_lengths.max() - true_lengths.min() < 16  # bucket edges 8, 16, 32
-    assert count == 30 and len(lengths) > 2
+    batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in data]
+    for inputs, labels in batches:
+        assert inputs["encoder_token_ids"].shape == inputs["decoder_token_ids"].shape == labels.shape
+    # the bucket holds the longer of source and label ([END] makes the label one longer)
+    lengths = _check_buckets([np.maximum(i["encoder_token_ids"], l) for i, l in batches], 40, 30)
+    assert lengths == {8, 16, 32}  # 31 ids at most: the last bucket (40) is unused
+    # one epoch holds every pair once, teacher forcing intact
+    rows = sorted(int(n) for inputs, _ in batches for n in (inputs["encoder_token_ids"] != 0).sum(axis=1))
+    assert rows == list(range(1, 31))
+
+
+def test_classification_batches_are_length_buckets_by_default(tokenizers):
+    texts = ["a " * n for n in range(1, 41)]
+    tokenizer = word_tokenizer(["a"])
+    data = classification_dataset(texts, list(range(40)), tokenizer, batch_size=4, max_length=20, seed=1)
+    batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in data]
+    assert _check_buckets([inputs["token_ids"] for inputs, _ in batches], 20, 40) == {8, 16, 20}
+    for inputs, labels in batches:  # labels stay with their texts; texts longer than 20 are cut
+        np.testing.assert_array_equal((inputs["token_ids"] != 0).sum(axis=1), np.minimum(labels + 1, 20))
 
 
 def test_translation_seed_makes_order_deterministic(tokenizers):
@@ -159,7 +197,7 @@ def test_classification_shapes_padding_and_labels(tokenizers):
     tokenizer = tokenizers[0]
     labels = [0, 1, 1, 0, 1, 0, 1, 0]
     data = classification_dataset(SOURCES, labels, tokenizer, batch_size=4, max_length=5,
-                                  shuffle=False)
+                                  shuffle=False, padding="max_length")
     spec_inputs, spec_labels = data.element_spec
     assert list(spec_inputs) == ["token_ids"]
     assert spec_inputs["token_ids"].shape.as_list() == [None, 5]
@@ -307,3 +345,31 @@ def test_split_text_first_and_last_part():
     assert split_text("abcd", 0.25) == ("abc", "d")
     with pytest.raises(ValueError, match="validation_fraction=0"):
         split_text(text, 0)
+
+
+# --- truncation ------------------------------------------------------------------------
+
+def test_truncation_report_counts_the_texts_a_limit_cuts():
+    tokenizer = word_tokenizer(["a"])
+    texts = ["a " * n for n in range(1, 101)]  # 1 .. 100 ids
+    report = truncation_report(tokenizer, texts, 20, batch_size=7)
+    assert (report.texts, report.truncated, report.longest, report.p99) == (100, 80, 100, 100)
+    assert report.share == 0.8
+    assert report.summary("pairs") == "max_length 20 cuts 80.0% of 100 pairs (99% fit in 100 ids; longest 100)"
+    assert truncation_report(tokenizer, texts, 20, extra_ids=1).truncated == 81  # [END] makes 20 ids 21
+    assert truncation_report(tokenizer, texts, 100).truncated == 0
+    with pytest.raises(ValueError, match="max_length=0"):
+        truncation_report(tokenizer, texts, 0)
+
+
+def test_tasks_warn_when_the_limit_cuts_most_texts(capsys):
+    from kerasformers.tasks import base
+    from kerasformers.text import TruncationReport
+
+    base.report_truncation(TruncationReport(texts=10, truncated=6, max_length=8, longest=30, p99=29), "sources")
+    base.report_truncation(TruncationReport(texts=10, truncated=5, max_length=8, longest=30, p99=29), "targets")
+    assert capsys.readouterr().out.splitlines() == [
+        "Warning: max_length 8 cuts 60.0% of 10 sources (99% fit in 29 ids; longest 30): most are cut. "
+        "--max-length 29 keeps 99% whole.",
+        "Length: max_length 8 cuts 50.0% of 10 targets (99% fit in 29 ids; longest 30)",
+    ]

@@ -271,6 +271,7 @@ def test_sentence_piece_survives_set_random_seed_in_a_pipeline(tmp_path):
     for tokenizer in (trained, handmade, loaded):
         tokenizer(texts[:1])  # used once eagerly: the kernel now owns the model
         keras.utils.set_random_seed(0)
-        data = classification_dataset(texts[:3], [0, 1, 0], tokenizer, batch_size=3, max_length=16, shuffle=False)
+        data = classification_dataset(texts[:3], [0, 1, 0], tokenizer, batch_size=3, max_length=16, shuffle=False,
+                                      padding="max_length")  # in order (buckets would regroup the rows)
         ids = next(iter(data))[0]["token_ids"].numpy()
         assert [row[row != 0].tolist() for row in ids] == expected
