@@ -121,9 +121,22 @@ def bucket_lengths(max_length):
     return lengths + [max_length]
 
 
-def _bucketed(data, length, max_length, batch_size, drop_remainder):
-    """Single examples -> batches of examples of similar length, padded with 0 to a `bucket_lengths` entry."""
+def _example_lengths(data, length_of_batch):
+    """The bucketing length of every example, counted once with TF ops: int array, in the examples' order."""
+    data = data.batch(2048).map(length_of_batch, num_parallel_calls=AUTOTUNE)
+    return np.concatenate([np.asarray(chunk) for chunk in data.as_numpy_iterator()])
+
+
+def _bucketed(data, length, max_length, batch_size, drop_remainder, example_lengths):
+    """Single examples -> batches of examples of similar length, padded with 0 to a `bucket_lengths` entry.
+
+    `example_lengths` (every example's length) gives the dataset its number of
+    batches: `bucket_by_sequence_length` leaves it unknown, and Keras' progress
+    bar and the schedules sized from `cardinality()` need it.
+    """
     lengths = bucket_lengths(max_length)
+    sizes = np.bincount(np.searchsorted(lengths, example_lengths, side="left"), minlength=len(lengths))
+    batches = int((sizes // batch_size if drop_remainder else -(-sizes // batch_size)).sum())
     data = data.bucket_by_sequence_length(
         length,
         bucket_boundaries=[edge + 1 for edge in lengths],  # bucket i holds lengths up to lengths[i]
@@ -131,6 +144,7 @@ def _bucketed(data, length, max_length, batch_size, drop_remainder):
         pad_to_bucket_boundary=True,  # pad to lengths[i], not to the batch's longest: a few fixed shapes
         drop_remainder=drop_remainder,
     )
+    data = data.apply(tf.data.experimental.assert_cardinality(batches))
     if not drop_remainder:
         return data
 
@@ -246,7 +260,10 @@ def translation_dataset(
             `bucket_lengths(max_length)` (8, 16, 32, …, `max_length`) that
             holds it: on real text most of a batch padded to `max_length`
             is padding, and a few fixed shapes keep compiled steps reused.
-            If `False`, every batch is padded to `max_length` (one shape).
+            The pairs are tokenized once more when the dataset is made, to
+            count its batches (`cardinality()`, which progress bars and
+            learning-rate schedules use). If `False`, every batch is padded
+            to `max_length` (one shape).
         drop_remainder: bool. Drop the last, smaller batch (of each bucket).
             Defaults to `False`.
 
@@ -308,8 +325,13 @@ def translation_dataset(
     def length(inputs, labels):
         return tf.maximum(tf.shape(inputs["encoder_token_ids"])[0], tf.shape(labels)[0])
 
+    def pair_lengths(source, target):  # (batch,) -> the longer of source and label, as `length`
+        encoder, _, labels = pack(source, target)
+        return tf.maximum(encoder.row_lengths(), labels.row_lengths())
+
+    example_lengths = _example_lengths(tf.data.Dataset.from_tensor_slices((sources, targets)), pair_lengths)
     data = data.map(single, num_parallel_calls=AUTOTUNE)
-    return _bucketed(data, length, max_length, batch_size, drop_remainder).prefetch(AUTOTUNE)
+    return _bucketed(data, length, max_length, batch_size, drop_remainder, example_lengths).prefetch(AUTOTUNE)
 
 
 def classification_dataset(
@@ -347,8 +369,9 @@ def classification_dataset(
             the smallest of `bucket_lengths(max_length)` (8, 16, 32, …,
             `max_length`) that holds it: short texts cost much less (SST-2
             sentences average about 13 word pieces against a checkpoint's
-            512 positions) and a compiled step sees a few fixed shapes.
-            `"max_length"`: every batch is padded to `max_length` (one
+            512 positions) and a compiled step sees a few fixed shapes. The
+            texts are tokenized once more when the dataset is made, to count
+            its batches (`cardinality()`). `"max_length"`: every batch is padded to `max_length` (one
             shape). `"longest"`: batches of random texts, each padded to its
             own longest example, shape `(B, None)`.
 
@@ -420,7 +443,9 @@ def classification_dataset(
 
         data = data.map(single, num_parallel_calls=AUTOTUNE)
         length = lambda inputs, label: tf.shape(inputs["token_ids"])[0]  # noqa: E731
-        return _bucketed(data, length, max_length, batch_size, drop_remainder).prefetch(AUTOTUNE)
+        example_lengths = _example_lengths(tf.data.Dataset.from_tensor_slices(texts),
+                                           lambda batch: pack_ids(batch).row_lengths())
+        return _bucketed(data, length, max_length, batch_size, drop_remainder, example_lengths).prefetch(AUTOTUNE)
     data = data.batch(batch_size, drop_remainder=drop_remainder)
     return data.map(pack, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 

@@ -143,6 +143,7 @@ def test_translation_batches_are_length_buckets_by_default(tokenizers):
     data = translation_dataset(sources, targets, tokenizer, tokenizer, batch_size=4, max_length=40, seed=3)
     assert data.element_spec[1].shape.as_list() == [None, None]
     batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in data]
+    assert int(data.cardinality()) == len(batches)  # known: schedules and progress bars are sized from it
     for inputs, labels in batches:
         assert inputs["encoder_token_ids"].shape == inputs["decoder_token_ids"].shape == labels.shape
     # the bucket holds the longer of source and label ([END] makes the label one longer)
@@ -158,7 +159,12 @@ def test_classification_batches_are_length_buckets_by_default(tokenizers):
     tokenizer = word_tokenizer(["a"])
     data = classification_dataset(texts, list(range(40)), tokenizer, batch_size=4, max_length=20, seed=1)
     batches = [tf.nest.map_structure(lambda t: t.numpy(), b) for b in data]
+    assert int(data.cardinality()) == len(batches)
     assert _check_buckets([inputs["token_ids"] for inputs, _ in batches], 20, 40) == {8, 16, 20}
+    # buckets of 8, 8 and 24 texts: 2 + 2 + 8 full batches of 3 (3 + 3 + 8 with the remainders)
+    dropped = classification_dataset(texts, list(range(40)), tokenizer, batch_size=3, max_length=20, seed=1,
+                                     drop_remainder=True)
+    assert int(dropped.cardinality()) == sum(1 for _ in dropped) == 12
     for inputs, labels in batches:  # labels stay with their texts; texts longer than 20 are cut
         np.testing.assert_array_equal((inputs["token_ids"] != 0).sum(axis=1), np.minimum(labels + 1, 20))
 
