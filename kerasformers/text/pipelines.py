@@ -30,6 +30,7 @@ __all__ = [
     "classification_dataset",
     "language_model_dataset",
     "split",
+    "split_sentences",
     "split_text",
     "translation_dataset",
     "truncation_report",
@@ -577,6 +578,71 @@ def split(items, validation_fraction, seed=0):
         )
     order = np.random.default_rng(seed).permutation(count)
     return _take(items, order[validation:]), _take(items, order[:validation])
+
+
+def _spans(words, proper):
+    """Every run of consecutive words, joined by one space (`proper`: without the whole)."""
+    count = len(words)
+    return (
+        " ".join(words[i:j])
+        for i in range(count)
+        for j in range(i + 1, count + 1)
+        if not (proper and i == 0 and j == count)
+    )
+
+
+def split_sentences(items, validation_size, seed=0):
+    """Splits a phrase treebank into training and validation with no phrase of a validation sentence in training.
+
+    In a phrase treebank such as GLUE SST-2's training set, the rows are the
+    sentences *and* every labelled phrase inside them ("the movie", "is n't
+    funny"). A random split (`split`) then validates on short phrases whose
+    longer versions are in training: validation is easier than whole
+    sentences and leaks into training. Here validation holds
+    `validation_size` whole sentences (rows that are not a run of words of a
+    longer row), and training drops every row that is one of their runs of
+    words (the sentence itself and its phrases; a phrase shared with a
+    training sentence, like "funny", goes too). Texts are compared as words
+    split on whitespace.
+
+    Args:
+        items: `LabelledTexts`, or a list of str.
+        validation_size: int > 0. Number of whole sentences for validation.
+        seed: int. Seed of the choice of sentences. Defaults to `0`.
+
+    Returns:
+        `(train, validation)`, of the same kind as `items`.
+
+    Raises:
+        ValueError: `validation_size` is not a positive int, or there are
+            not enough whole sentences to take it and leave training some.
+
+    Example:
+    >>> rows = ["a fine film .", "a fine film", "fine", "dull", "a dull plot ."]
+    >>> split_sentences(rows, 1, seed=0)
+    (['dull', 'a dull plot .'], ['a fine film .'])
+    """
+    check_positive_int("validation_size", validation_size)
+    texts = items.texts if isinstance(items, LabelledTexts) else items
+    words = [str(t).split() for t in texts]
+    inside = set()
+    for row in words:
+        inside.update(_spans(row, proper=True))
+    sentences = [i for i, row in enumerate(words) if row and " ".join(row) not in inside]
+    if validation_size >= len(sentences):
+        raise ValueError(
+            f"validation_size={validation_size} asks for at least as many whole sentences as there are "
+            f"({len(sentences)} of {len(texts)} rows): lower it."
+        )
+    order = np.random.default_rng(seed).permutation(len(sentences))
+    chosen = sorted(sentences[i] for i in order[:validation_size])
+    held = set()
+    for i in chosen:
+        held.update(_spans(words[i], proper=False))
+    train = [i for i, row in enumerate(words) if " ".join(row) not in held]
+    if not train:
+        raise ValueError(f"validation_size={validation_size} leaves no row for training: lower it.")
+    return _take(items, train), _take(items, chosen)
 
 
 def split_text(text, validation_fraction=0.1):

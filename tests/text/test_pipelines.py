@@ -14,6 +14,7 @@ from kerasformers.text import (
     classification_dataset,
     language_model_dataset,
     split,
+    split_sentences,
     split_text,
     translation_dataset,
     truncation_report,
@@ -342,6 +343,58 @@ def test_split_errors():
         split([1, 2, 3], 1.5, seed=0)
     with pytest.raises(ValueError, match="Cannot split 1 items"):
         split([1], 0.5, seed=0)
+
+
+TREEBANK = [  # sentences and their labelled phrases, as GLUE SST-2's training rows
+    ("a gorgeous , witty film .", 1), ("a gorgeous , witty film", 1), ("gorgeous", 1), ("witty film", 1),
+    ("the plot is dull .", 0), ("the plot", 0), ("is dull", 0), ("dull", 0),
+    ("a dull , gorgeous mess", 0), ("mess", 0),
+    ("funny", 1), ("it is funny and  warm .", 1), ("funny and warm", 1),
+]
+
+
+def test_split_sentences_holds_out_whole_sentences_and_their_phrases():
+    labelled = LabelledTexts([t for t, _ in TREEBANK], [y for _, y in TREEBANK], ["neg", "pos"],
+                             ReadReport("x", 14, 13, []))
+    sentences = {"a gorgeous , witty film .", "the plot is dull .", "a dull , gorgeous mess",
+                 "it is funny and  warm ."}
+    seen = set()
+    for seed in range(12):
+        train, validation = split_sentences(labelled, 2, seed=seed)
+        assert len(validation) == 2 and set(validation.texts) <= sentences
+        seen.update(validation.texts)
+        # labels stay with their texts
+        assert all(dict(TREEBANK)[t] == y for part in (train, validation) for t, y in zip(part.texts, part.labels))
+        def inside(row, sentence):  # `row` is a run of words of `sentence`
+            return f" {' '.join(row.split())} " in f" {' '.join(sentence.split())} "
+
+        expected = [t for t in labelled.texts if not any(inside(t, v) for v in validation.texts)]
+        assert train.texts == expected  # all the others stay, in their order
+    assert seen == sentences  # the choice depends on the seed
+    assert split_sentences(labelled, 2, seed=3) == split_sentences(labelled, 2, seed=3)
+    train, validation = split_sentences(labelled, 1, seed=0)
+    if validation.texts == ["the plot is dull ."]:
+        assert set(labelled.texts) - set(train.texts) == {"the plot is dull .", "the plot", "is dull", "dull"}
+
+
+def test_split_sentences_drops_shared_phrases_and_compares_words():
+    rows = ["the plot is dull .", "dull", "a dull , gorgeous mess", "gorgeous", "it  is dull"]
+    for seed in range(20):
+        train, validation = split_sentences(rows, 1, seed=seed)
+        if validation == ["the plot is dull ."]:
+            # "dull" is inside the held-out sentence: it leaves training although another sentence has it too;
+            # "it  is dull" (two spaces) is a whole sentence of its own, not a phrase of the held-out one
+            assert train == ["a dull , gorgeous mess", "gorgeous", "it  is dull"]
+            break
+    else:
+        raise AssertionError("no seed held out 'the plot is dull .'")
+
+
+def test_split_sentences_errors():
+    with pytest.raises(ValueError, match="validation_size=0"):
+        split_sentences(["a b", "c d"], 0)
+    with pytest.raises(ValueError, match=r"validation_size=2 .*\(2 of 3 rows\)"):
+        split_sentences(["a b", "a", "c d"], 2)
 
 
 def test_split_text_first_and_last_part():
