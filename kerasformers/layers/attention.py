@@ -202,7 +202,14 @@ class MultiHeadAttention(keras.layers.Layer):
 
     # ------------------------------------------------------------ projections
     def _can_fuse(self):
-        """The fused projection reads the kernels; quantized layers must run their own kernels."""
+        """The fused projection reads the kernels; quantized layers must run their own kernels.
+
+        Under `keras.distribution.ModelParallel` the kernels are split by heads
+        over devices (`get_layout_map`): concatenating them would gather all
+        three on every device, so the three projections run apart.
+        """
+        if isinstance(keras.distribution.distribution(), keras.distribution.ModelParallel):
+            return False
         return all(d.quantization_mode is None for d in (self.query_dense, self.key_dense, self.value_dense))
 
     def _project_qkv(self, x):

@@ -7,6 +7,7 @@ import functools
 
 import keras
 
+from kerasformers.models.sharding import get_layout_map
 from kerasformers.training.precision import dtype_policy
 
 # Vaswani et al. 2017, Table 3: base (N=6, d_model=512, d_ff=2048, h=8,
@@ -100,3 +101,5 @@ class TaskModel(PresetMixin):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+    get_layout_map = staticmethod(get_layout_map)

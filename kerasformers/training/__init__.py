@@ -10,6 +10,7 @@ from kerasformers.training.callbacks import (
     write_scalar_summaries,
     write_text_summary,
 )
+from kerasformers.training.distributed import initialize_processes, is_chief, process_index, save_on_chief
 from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
 from kerasformers.training.metrics import MaskedAccuracy, Perplexity
 from kerasformers.training.precision import dtype_policy, fast_bfloat16, resolve_precision
@@ -39,9 +40,13 @@ __all__ = [
     "fast_bfloat16",
     "fine_tuning_optimizer",
     "fit",
+    "initialize_processes",
+    "is_chief",
     "paper_optimizer",
     "peak_optimizer",
+    "process_index",
     "resolve_precision",
+    "save_on_chief",
     "schedule_parameters",
     "steps_per_epoch_of",
     "write_scalar_summaries",

@@ -14,7 +14,7 @@ TITLES = re.findall(r"^## (.+)$", DOC, flags=re.M)
 
 
 def test_every_section_has_a_snippet():
-    assert len(SNIPPETS) == len(TITLES) == 5
+    assert len(SNIPPETS) == len(TITLES) == 7
 
 
 @pytest.mark.parametrize("index", range(len(SNIPPETS)), ids=[t.split(":")[0] for t in TITLES])
