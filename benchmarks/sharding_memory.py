@@ -69,9 +69,10 @@ def sharded_counts(model, model_axis_size):
 
 def activation_bytes(model, tokens_per_device, sequence, t):
     d, heads = model.model_dim, model.num_heads
-    layers = model.num_layers
     if isinstance(model, kf.TransformerSeq2Seq):
         layers = model.num_encoder_layers + 1.5 * model.num_decoder_layers
+    else:
+        layers = model.num_layers
     return layers * tokens_per_device * (d * (10 + 24 / t) + 5 * heads * sequence / t)
 
 
@@ -84,7 +85,11 @@ def report(name, tokens_per_device=8192):
     print("|---|---|---|---|---|")
     rows = {}
     for t in (1, 2, 4, 8):
-        total, per_device = sharded_counts(model, t)
+        try:
+            total, per_device = sharded_counts(model, t)
+        except ValueError as error:  # e.g. 4 heads over 8 devices
+            print(f"| {t} | does not split: {error} | | | |")
+            continue
         state = 16 * per_device / GIB
         acts = activation_bytes(model, tokens_per_device, sequence, t) / GIB
         rows[t] = (total, per_device)
