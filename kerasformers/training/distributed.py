@@ -60,7 +60,8 @@ def initialize_processes(coordinator_address=None, num_processes=None, process_i
     Then build and compile the model, and `fit` it on a `tf.data.Dataset`
     batched to the *global* batch size (divisible by the number of
     processes): every process reads the whole pipeline and keeps its shard
-    of each batch. Write files from one process only (`is_chief()`).
+    of each batch. Write files from one process only (`is_chief()`); save
+    the model with `save_on_chief`, called in every process.
 
     Args:
         coordinator_address: str. `host:port` of process 0, which every
@@ -83,8 +84,7 @@ def initialize_processes(coordinator_address=None, num_processes=None, process_i
     >>> model = kf.TransformerClassifier.from_preset("tiny", vocabulary_size=8000, num_classes=2)  # doctest: +SKIP
     >>> model.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))  # doctest: +SKIP
     >>> model.fit(global_batches, epochs=2)  # doctest: +SKIP
-    >>> if is_chief():  # doctest: +SKIP
-    ...     model.save("model.keras")
+    >>> save_on_chief(model, "model.keras")  # doctest: +SKIP
     """
     coordinator_address = _from_environment("coordinator_address", coordinator_address)
     num_processes = _from_environment("num_processes", num_processes)
@@ -109,12 +109,12 @@ def initialize_processes(coordinator_address=None, num_processes=None, process_i
                 f"`process_id` must be in [0, {num_processes}) for num_processes={num_processes}. "
                 f"Received: {process_id}"
             )
-        _check_backend()
+    _check_backend()
+    if num_processes > 1:
         import jax
 
         jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
         keras.distribution.initialize(str(coordinator_address), num_processes, process_id)
-    _check_backend()
     distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
     keras.distribution.set_distribution(distribution)
     return distribution
