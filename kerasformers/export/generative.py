@@ -246,7 +246,7 @@ def language_model_endpoints(model, tokenizer, max_new_tokens=64, prompt_buckets
             lengths, new_tokens = _pad_rows(lengths, rows, tf.reduce_max(lengths)), _pad_rows(new_tokens, rows, 0)
             options = tuple(_pad_rows(x, rows, 0) for x in options)
         needed = tf.reduce_max(lengths)
-        index = tf.reduce_sum(tf.cast(tf.constant(prompt_buckets[:-1]) < needed, tf.int32))
+        index = tf.reduce_sum(tf.cast(tf.constant(prompt_buckets[:-1], tf.int32) < needed, tf.int32))
 
         def branch(bucket):
             def call():

@@ -87,8 +87,32 @@ def build_parser(task, parser=None):
         output.add_argument("--export-version", type=positive_int, metavar="N",
                             help="SavedModel version (default: the next free one)")
         output.add_argument("--no-export", dest="export", action="store_false", help="do not export a SavedModel")
+    if task.command == "train":
+        add_process_arguments(parser)
     task.add_arguments(parser, {"data": data, "training": group, "output": output})
     return parser
+
+
+def add_process_arguments(parser):
+    """`--num-processes`, `--process-id`, `--coordinator-address`: one run in N cooperating JAX processes.
+
+    Left out, each is read from Keras' environment variables
+    (`KERAS_DISTRIBUTION_NUM_PROCESSES`, `KERAS_DISTRIBUTION_PROCESS_ID`,
+    `KERAS_DISTRIBUTION_JOB_ADDRESSES`); see `kerasformers.training.initialize_processes`.
+    """
+    group = parser.add_argument_group(
+        "several processes (JAX backend; docs/distributed.md)",
+        "Start the same command once per host (or device group) with the same --output, "
+        "--coordinator-address and --num-processes, and its own --process-id. Each process trains on its share "
+        "of every batch (--batch-size is the global batch); process 0 writes the run and the SavedModel.")
+    group.add_argument("--num-processes", type=positive_int, metavar="N",
+                       help="processes taking part (default $KERAS_DISTRIBUTION_NUM_PROCESSES, else 1)")
+    group.add_argument("--process-id", type=int, metavar="I",
+                       help="this process' index in [0, N); 0 writes the files (default "
+                            "$KERAS_DISTRIBUTION_PROCESS_ID)")
+    group.add_argument("--coordinator-address", metavar="HOST:PORT",
+                       help="process 0's address, reachable from every process (default "
+                            "$KERAS_DISTRIBUTION_JOB_ADDRESSES)")
 
 
 def add_length_buckets_argument(group):

@@ -219,6 +219,8 @@ class TaskRun:
     train_data: object = None
     validation_data: object = None
     model: object = None
+    num_processes: int = 1  # cooperating JAX processes (`--num-processes`)
+    process_id: int = 0
     history: dict = dataclasses.field(default_factory=dict)
     metrics: dict = dataclasses.field(default_factory=dict)
     extras: dict = dataclasses.field(default_factory=dict)  # anything a task keeps between its hooks
@@ -226,6 +228,11 @@ class TaskRun:
     @property
     def log_dir(self):
         return self.run_dir / runs.LOG_DIR
+
+    @property
+    def is_chief(self):
+        """True in the process that evaluates and writes the run (the only one without `--num-processes`)."""
+        return self.process_id == 0
 
 
 def run(task, options=None, **overrides):
@@ -267,6 +274,12 @@ def run(task, options=None, **overrides):
     origin = getattr(options, "pretrained", None) or options.preset
     print(f"{type(state.model).__name__} ({origin}): {state.model.count_params():,} parameters")
     state.history = task.fit(state)
+    if state.num_processes > 1:
+        # The weights are spread over every process' devices: the chief goes on alone with a copy of its own.
+        state.model = training.local_copy(state.model)
+        training.end_processes()
+        if not state.is_chief:
+            return _leave(state, time.perf_counter() - start)
     state.metrics, samples = task.evaluate(state)
     training.write_scalar_summaries(state.log_dir / "validation",
                                     {k: v for k, v in state.metrics.items() if isinstance(v, (int, float))},
@@ -285,13 +298,56 @@ def _start(task, options):
     export_dir = pathlib.Path(getattr(options, "export_dir", None) or runs.default_export_dir(task.name))
     if task.exports and options.export:
         runs.check_export_target(export_dir, options.export_version, options.overwrite)
+    address, num_processes, process_id = processes_of(options)
+    output = options.output
+    if num_processes > 1:
+        check_processes(options, num_processes)
+        if process_id:  # its own backups and logs, never the chief's files
+            output = pathlib.Path(output) / runs.PROCESS_DIR / str(process_id)
     policy = resolve_precision(getattr(options, "precision", "float32"))
     keras.utils.set_random_seed(int(options.seed))
-    run_dir = runs.prepare_run_dir(options.output, task.name, options.overwrite)
+    run_dir = runs.prepare_run_dir(output, task.name, options.overwrite)
     resuming = runs.is_interrupted(run_dir)
     if resuming:
         runs.check_resumed_options(run_dir, given)  # a changed option is an error, not a silent mix
-    return TaskRun(task, options, run_dir, policy, export_dir, resuming=resuming, given_options=given)
+    if num_processes > 1:
+        print(f"Process {process_id} of {num_processes}: joining {address} ...", flush=True)
+        training.initialize_processes(address, num_processes, process_id, auto_shard_dataset=False)
+    return TaskRun(task, options, run_dir, policy, export_dir, resuming=resuming, given_options=given,
+                   num_processes=num_processes, process_id=process_id)
+
+
+def processes_of(options):
+    """`(coordinator_address, num_processes, process_id)` of a run: its options, else Keras' environment variables."""
+    if not hasattr(options, "num_processes"):
+        return None, 1, 0
+    return training.resolve_processes(options.coordinator_address, options.num_processes, options.process_id)
+
+
+def check_processes(options, num_processes):
+    """The checks of a run in several processes, before any work (the JAX backend, `--output`, the batch size)."""
+    backend = keras.backend.backend()
+    if backend != "jax":
+        raise ValueError(
+            f"--num-processes {num_processes} trains with Keras' distribution API, which runs on the JAX backend: "
+            f"start every process with KERAS_BACKEND=jax. Received: the {backend!r} backend."
+        )
+    if options.output is None:
+        raise ValueError(f"--num-processes {num_processes}: every process must name the same run folder: pass "
+                         "--output.")
+    if options.batch_size % num_processes:
+        raise ValueError(
+            f"--batch-size is the global batch, split evenly between the {num_processes} processes: it must be a "
+            f"multiple of {num_processes}. Received: --batch-size {options.batch_size}"
+        )
+
+
+def _leave(state, elapsed):
+    """The end of a run in a process other than the chief: its folder goes, its result names the chief's."""
+    runs.remove_process_dir(state.run_dir)
+    print(f"\n=== {state.task.name}: process {state.process_id} done in {elapsed:.0f} s; process 0 evaluates and "
+          "writes the run ===")
+    return TaskResult(state.task.name, state.run_dir.parent.parent, {}, {}, None)
 
 
 def _finish(state, samples, elapsed):
@@ -309,8 +365,12 @@ def _finish(state, samples, elapsed):
     model_path = runs.save_run(state.run_dir, task.name, state.model, state.tokenizers, **info)
     export_path = None
     if task.exports and options.export:
-        export_path = runs.export(task, state.model, state.tokenizers, state.export_dir, info,
-                                  version=options.export_version, overwrite=options.overwrite)
+        if keras.backend.backend() == "tensorflow":
+            export_path = runs.export(task, state.model, state.tokenizers, state.export_dir, info,
+                                      version=options.export_version, overwrite=options.overwrite)
+        else:  # TensorFlow writes SavedModels: from model.keras, in a process of its own
+            export_path = runs.export_in_tensorflow(state.run_dir, state.export_dir, version=options.export_version,
+                                                    overwrite=options.overwrite)
         runs.save_info(state.run_dir, export_path=export_path)
     result = TaskResult(task.name, state.run_dir, metrics, figures, model_path, export_path, samples)
     return summarize(result, elapsed)
@@ -362,13 +422,26 @@ def report_truncation(report, what):
 def fit(run, model, run_dir, callbacks=()):
     """`kerasformers.training.fit` of `model` on the run's datasets with Keras' progress bar; the history dict.
 
-    With `--steps-per-epoch` the training data repeats, so that every epoch gets its steps.
+    With `--steps-per-epoch` the training data repeats, so that every epoch gets its steps. Under
+    `--num-processes` each process trains on its rows of every full global batch
+    (`training.process_shard`), and only the chief shows progress and writes TensorBoard logs.
     """
     options = run.options
     train_data = run.train_data.repeat() if options.steps_per_epoch else run.train_data
-    history = training.fit(model, train_data, validation_data=run.validation_data, epochs=options.epochs,
-                           run_dir=run_dir, steps_per_epoch=options.steps_per_epoch, callbacks=list(callbacks),
-                           checkpoint_every_steps=options.backup_every, verbose=options.verbose)
+    validation_data = run.validation_data
+    if run.num_processes > 1:  # each process its rows of every full batch
+        train_data = training.process_shard(train_data, options.batch_size)
+        if validation_data is not None:
+            validation_data = training.process_shard(validation_data, options.batch_size)
+    with warnings.catch_warnings():
+        if run.num_processes > 1:
+            # The shards' length is unknown until a first pass ends, which Keras reports as running out of data;
+            # it cannot run out here (with --steps-per-epoch the data repeats).
+            warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
+        history = training.fit(model, train_data, validation_data=validation_data, epochs=options.epochs,
+                               run_dir=run_dir, steps_per_epoch=options.steps_per_epoch, callbacks=list(callbacks),
+                               checkpoint_every_steps=options.backup_every,
+                               verbose=options.verbose if run.is_chief else 0, tensorboard=run.is_chief)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
 
 

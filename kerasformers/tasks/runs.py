@@ -25,6 +25,7 @@ MODEL_FILE = "model.keras"
 TOKENIZER_DIR = "tokenizers"
 LOG_DIR = "logs"
 OPTIONS_FILE = "options.json"
+PROCESS_DIR = "processes"  # `processes/<id>/`: the backups of process id > 0 under --num-processes
 # Files and folders a run writes: `overwrite=True` removes these and nothing else.
 RUN_ARTIFACTS = (TASK_FILE, MODEL_FILE, TOKENIZER_DIR, LOG_DIR, "checkpoints", "backup", "metrics.json", OPTIONS_FILE)
 SERVING_ROOT = pathlib.Path("saved_models")
@@ -109,7 +110,20 @@ def is_interrupted(run_dir):
 
 
 # Options that change nothing in the training itself: a resumed run may change them.
-RESUMABLE_CHANGES = ("output", "overwrite", "verbose", "plots", "export", "export_dir", "export_version")
+RESUMABLE_CHANGES = ("output", "overwrite", "verbose", "plots", "export", "export_dir", "export_version",
+                     "coordinator_address")
+
+
+def remove_process_dir(run_dir):
+    """Deletes the folder of a process other than the chief once its run ended well (it holds copies only)."""
+    run_dir = pathlib.Path(run_dir)
+    if run_dir.parent.name != PROCESS_DIR:
+        raise ValueError(f"{run_dir} is not a process folder ({PROCESS_DIR}/<id>/ of a run).")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        run_dir.parent.rmdir()  # the last process out removes processes/
+    except OSError:
+        pass
 
 
 def save_options(run_dir, options):
@@ -314,6 +328,37 @@ def export(task, model, tokenizers, export_dir=None, info=None, *, version=None,
     print(f"Exporting the SavedModel to {export_dir}/{settings} ...")
     return pathlib.Path(export_for_serving(model, export_dir, endpoints, version=version, overwrite=overwrite,
                                            jit_compile=jit_compile, quantize=quantize))
+
+
+def export_in_tensorflow(run_dir, export_dir=None, *, version=None, overwrite=False):
+    """`export_run` in a new Python process on the TensorFlow backend; the version folder's path.
+
+    A SavedModel is written by TensorFlow: a run trained on another backend
+    (JAX) is exported by `kerasformers export RUN_DIR` with
+    `KERAS_BACKEND=tensorflow`, from the `model.keras` the run saved.
+
+    Raises:
+        RuntimeError: the export failed (its output is in the message).
+    """
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "kerasformers", "export", str(run_dir)]
+    if export_dir is not None:
+        command += ["--export-dir", str(export_dir)]
+    if version is not None:
+        command += ["--version", str(version)]
+    if overwrite:
+        command.append("--overwrite")
+    print(f"Exporting with the TensorFlow backend: {' '.join(command[1:])} ...", flush=True)
+    done = subprocess.run(command, env={**os.environ, "KERAS_BACKEND": "tensorflow"}, capture_output=True,
+                          text=True)
+    lines = done.stdout.strip().splitlines()
+    if done.returncode or not lines or not lines[-1].startswith("Exported "):
+        raise RuntimeError(f"The SavedModel export of {run_dir} failed (exit status {done.returncode}):\n"
+                           f"{done.stdout}{done.stderr}")
+    return pathlib.Path(lines[-1][len("Exported "):])
 
 
 def export_run(run_dir, export_dir=None, *, version=None, overwrite=False, jit_compile=False, quantize=None, **info):

@@ -10,7 +10,17 @@ from kerasformers.training.callbacks import (
     write_scalar_summaries,
     write_text_summary,
 )
-from kerasformers.training.distributed import initialize_processes, is_chief, process_index, save_on_chief
+from kerasformers.training.distributed import (
+    end_processes,
+    initialize_processes,
+    is_chief,
+    local_copy,
+    process_count,
+    process_index,
+    process_shard,
+    resolve_processes,
+    save_on_chief,
+)
 from kerasformers.training.losses import MaskedSparseCategoricalCrossentropy
 from kerasformers.training.metrics import MaskedAccuracy, Perplexity
 from kerasformers.training.precision import dtype_policy, fast_bfloat16, resolve_precision
@@ -37,15 +47,20 @@ __all__ = [
     "compile_recipe",
     "default_callbacks",
     "dtype_policy",
+    "end_processes",
     "fast_bfloat16",
     "fine_tuning_optimizer",
     "fit",
     "initialize_processes",
     "is_chief",
+    "local_copy",
     "paper_optimizer",
     "peak_optimizer",
+    "process_count",
     "process_index",
+    "process_shard",
     "resolve_precision",
+    "resolve_processes",
     "save_on_chief",
     "schedule_parameters",
     "steps_per_epoch_of",

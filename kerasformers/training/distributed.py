@@ -46,7 +46,8 @@ def _check_backend():
         )
 
 
-def initialize_processes(coordinator_address=None, num_processes=None, process_id=None, cpu_collectives="gloo"):
+def initialize_processes(coordinator_address=None, num_processes=None, process_id=None, cpu_collectives="gloo",
+                         auto_shard_dataset=True):
     """Joins this process to `num_processes` cooperating ones and sets data parallelism over all their devices.
 
     Call it first, before any JAX computation (building a model included),
@@ -71,6 +72,11 @@ def initialize_processes(coordinator_address=None, num_processes=None, process_i
         process_id: int in `[0, num_processes)`; 0 is the coordinator.
         cpu_collectives: str. JAX's collectives between CPU processes
             (`"gloo"`, default, or `"mpi"`); only CPU devices use them.
+        auto_shard_dataset: bool. True (default): Keras gives each process its
+            share of every batch (`rebatch` + `shard`; the pipeline's batch
+            size must be static). False: each process' pipeline yields its
+            own rows already, e.g. `process_shard(dataset, global_batch_size)`
+            of a length-bucketed pipeline, which Keras cannot shard.
 
     Returns:
         The `keras.distribution.DataParallel` now set globally.
@@ -86,38 +92,175 @@ def initialize_processes(coordinator_address=None, num_processes=None, process_i
     >>> model.fit(global_batches, epochs=2)  # doctest: +SKIP
     >>> save_on_chief(model, "model.keras")  # doctest: +SKIP
     """
-    coordinator_address = _from_environment("coordinator_address", coordinator_address)
-    num_processes = _from_environment("num_processes", num_processes)
-    process_id = _from_environment("process_id", process_id)
-    num_processes = 1 if num_processes is None else _as_int("num_processes", num_processes)
-    if num_processes < 1:
-        raise ValueError(f"`num_processes` must be at least 1. Received: {num_processes}")
-    if num_processes > 1:
-        if not coordinator_address:
-            raise ValueError(
-                f"`coordinator_address` (host:port of process 0) is needed for num_processes={num_processes}: "
-                f"pass it, or set {ENVIRONMENT['coordinator_address']}."
-            )
-        if process_id is None:
-            raise ValueError(
-                f"`process_id` is needed for num_processes={num_processes}: pass it, or set "
-                f"{ENVIRONMENT['process_id']}."
-            )
-        process_id = _as_int("process_id", process_id)
-        if not 0 <= process_id < num_processes:
-            raise ValueError(
-                f"`process_id` must be in [0, {num_processes}) for num_processes={num_processes}. "
-                f"Received: {process_id}"
-            )
+    coordinator_address, num_processes, process_id = resolve_processes(coordinator_address, num_processes,
+                                                                         process_id)
     _check_backend()
     if num_processes > 1:
         import jax
 
         jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
         keras.distribution.initialize(str(coordinator_address), num_processes, process_id)
-    distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+    distribution = keras.distribution.DataParallel(devices=keras.distribution.list_devices(),
+                                                   auto_shard_dataset=bool(auto_shard_dataset))
     keras.distribution.set_distribution(distribution)
     return distribution
+
+
+def resolve_processes(coordinator_address=None, num_processes=None, process_id=None):
+    """`(coordinator_address, num_processes, process_id)` from the arguments, else Keras' environment variables.
+
+    The checks of `initialize_processes`, without joining anything: a
+    command line can check its options before any work.
+
+    Returns:
+        `(None, 1, 0)` for one process.
+
+    Raises:
+        ValueError: an argument missing, not an integer or out of range.
+
+    Example:
+    >>> resolve_processes("localhost:1234", 2, 1)
+    ('localhost:1234', 2, 1)
+    """
+    coordinator_address = _from_environment("coordinator_address", coordinator_address)
+    num_processes = _from_environment("num_processes", num_processes)
+    process_id = _from_environment("process_id", process_id)
+    num_processes = 1 if num_processes is None else _as_int("num_processes", num_processes)
+    if num_processes < 1:
+        raise ValueError(f"`num_processes` must be at least 1. Received: {num_processes}")
+    if num_processes == 1:
+        return None, 1, 0
+    if not coordinator_address:
+        raise ValueError(
+            f"`coordinator_address` (host:port of process 0) is needed for num_processes={num_processes}: "
+            f"pass it, or set {ENVIRONMENT['coordinator_address']}."
+        )
+    if process_id is None:
+        raise ValueError(
+            f"`process_id` is needed for num_processes={num_processes}: pass it, or set {ENVIRONMENT['process_id']}."
+        )
+    process_id = _as_int("process_id", process_id)
+    if not 0 <= process_id < num_processes:
+        raise ValueError(
+            f"`process_id` must be in [0, {num_processes}) for num_processes={num_processes}. Received: {process_id}"
+        )
+    return str(coordinator_address), num_processes, process_id
+
+
+def process_count():
+    """How many processes cooperate (1 without `initialize_processes`, and on other backends than JAX).
+
+    Example:
+    >>> process_count()
+    1
+    """
+    if keras.backend.backend() != "jax":
+        return 1
+    import jax
+
+    return jax.process_count()
+
+
+def process_shard(dataset, global_batch_size, process_id=None, num_processes=None):
+    """This process' rows of every full global batch of `dataset`, for `auto_shard_dataset=False`.
+
+    Every process builds the same pipeline (same data, same seed), batched to
+    `global_batch_size`; process `i` of `n` keeps rows `[i * b, (i + 1) * b)`
+    of each batch, `b = global_batch_size / n`, so all processes take the
+    same steps on batches of the same shape. Unlike Keras' own sharding this
+    works for batches whose shape varies (length buckets). Batches smaller
+    than `global_batch_size` (the last of an epoch, or of a bucket) are
+    left out: every process must take the same number of steps.
+
+    Args:
+        dataset: a batched `tf.data.Dataset` (any nest of tensors).
+        global_batch_size: int, divisible by `num_processes`.
+        process_id, num_processes: default: this process' (`process_index()`,
+            `process_count()`).
+
+    Returns:
+        A `tf.data.Dataset` of `(global_batch_size / num_processes)`-row batches.
+
+    Raises:
+        ValueError: `global_batch_size` not a positive multiple of `num_processes`.
+
+    Example:
+    >>> import tensorflow as tf
+    >>> batches = tf.data.Dataset.range(10).batch(4)  # [0..3], [4..7], [8, 9]
+    >>> [b.numpy().tolist() for b in process_shard(batches, 4, process_id=1, num_processes=2)]
+    [[2, 3], [6, 7]]
+    """
+    import tensorflow as tf
+
+    num_processes = process_count() if num_processes is None else _as_int("num_processes", num_processes)
+    process_id = process_index() if process_id is None else _as_int("process_id", process_id)
+    global_batch_size = _as_int("global_batch_size", global_batch_size)
+    if global_batch_size < 1 or global_batch_size % num_processes:
+        raise ValueError(
+            f"The global batch size must be a positive multiple of the number of processes ({num_processes}), "
+            f"so that each process gets as many rows. Received: global_batch_size={global_batch_size}"
+        )
+    if not 0 <= process_id < num_processes:
+        raise ValueError(f"`process_id` must be in [0, {num_processes}). Received: {process_id}")
+    rows = global_batch_size // num_processes
+    start = process_id * rows
+
+    def full(*batch):
+        return tf.equal(tf.shape(tf.nest.flatten(batch)[0])[0], global_batch_size)
+
+    def mine(*batch):
+        batch = tf.nest.map_structure(lambda t: t[start:start + rows], batch)
+        return batch if len(batch) > 1 else batch[0]
+
+    return dataset.filter(full).map(mine)
+
+
+def local_copy(model):
+    """A copy of `model` outside any distribution, with its weights, compiled alike; the distribution is unset.
+
+    After `fit` under several processes every weight is an array spread over
+    all processes' devices: computing with it is a collective. The copy's
+    weights live in this process alone, so one process can evaluate, save
+    and export it while the others have finished. The copy has a new
+    optimizer: the training state stays in the backups.
+
+    Args:
+        model: a built `keras.Model` (`get_config` / `from_config`).
+
+    Returns:
+        The new `keras.Model`.
+
+    Example:
+    >>> model.fit(global_batches)  # doctest: +SKIP
+    >>> model = local_copy(model)  # doctest: +SKIP
+    >>> end_processes()  # doctest: +SKIP
+    """
+    weights = model.get_weights()  # replicated: every process holds all of each
+    compile_config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    keras.distribution.set_distribution(None)
+    copy = type(model).from_config(model.get_config())
+    if not copy.built:
+        copy.build_from_config(model.get_build_config())
+    copy.set_weights(weights)
+    if compile_config is not None:
+        copy.compile_from_config(compile_config)
+    return copy
+
+
+def end_processes():
+    """Leaves the group of processes (`jax.distributed.shutdown`; a barrier: call it in every process).
+
+    Afterwards each process computes alone (e.g. on a `local_copy` of the
+    model) and may exit at any time: without it, a process that exits waits
+    for all the others at the end, and fails after five minutes.
+
+    Example:
+    >>> end_processes()  # nothing to leave in one process
+    """
+    if process_count() > 1:
+        import jax
+
+        jax.distributed.shutdown()
 
 
 def process_index():

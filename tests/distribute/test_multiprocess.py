@@ -100,3 +100,12 @@ def test_argument_errors(kwargs, message, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ValueError, match=message):
         initialize_processes(**kwargs)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from kerasformers.training import distributed
+
+    result = doctest.testmod(distributed, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0 and result.attempted >= 6

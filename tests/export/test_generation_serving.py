@@ -298,3 +298,17 @@ def test_batching_request_of_the_docs_sends_every_input(language_model_export):
     assert all(len(value) == len(body["inputs"]["prompt"]) for value in body["inputs"].values())
     body["inputs"]["max_new_tokens"] = [NEW]  # the fixture's cap
     assert _texts(rest_predict(loaded, body)["text"]) == keras_reference(language_model_export, feed["prompt"])
+
+
+def test_longest_max_new_tokens_leaves_one_prompt_bucket(language_model_export, tmp_path):
+    """max_new_tokens = max_length - 1: prompts keep their last id, one decoding loop (regression: the bucket
+    comparison was float32 against int32 with no smaller bucket, and the export failed)."""
+    export = language_model_export
+    longest = export.model.max_length - 1
+    endpoints = language_model_endpoints(export.model, export.tokenizers["tokenizer"], max_new_tokens=longest)
+    path = export_for_serving(export.model, tmp_path / "lm", endpoints)
+    call = load_signature(path, "token_ids")
+    prompt = [[5, 6, 7]]  # keeps its last id, 7
+    out = call(prompt_ids=tf.constant(prompt, tf.int32), max_new_tokens=tf.constant([4]))
+    expected = generate(export.model, np.array([[7]], "int32"), max_new_tokens=4)
+    np.testing.assert_array_equal(out["token_ids"].numpy()[0, :5], np.asarray(expected)[0, :5])

@@ -1,0 +1,141 @@
+"""`kerasformers train ... --num-processes 2`: one run in two JAX processes on localhost, written once by process 0."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+
+from kerasformers.tasks import runs as runs_lib
+
+# 288 training and 32 validation texts: whole batches of 16, so one process sees the same global batches
+DEMO = ["--demo", "--demo-size", "320", "--batch-size", "16", "--max-length", "16", "--epochs", "2", "--no-plots"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+def train(folder, extra=(), num_processes=1):
+    """Runs `kerasformers train classification` in `num_processes` processes; returns their stdout."""
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    env.pop("XLA_FLAGS", None)  # one CPU device per process
+    command = [sys.executable, "-m", "kerasformers", "train", "classification", *DEMO, "--output", str(folder / "run"),
+               "--export-dir", str(folder / "saved"), *extra]
+    if num_processes > 1:
+        address = f"localhost:{free_port()}"
+        commands = [command + ["--num-processes", str(num_processes), "--process-id", str(i),
+                               "--coordinator-address", address] for i in range(num_processes)]
+    else:
+        commands = [command]
+    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
+             for c in commands]
+    outputs = []
+    try:
+        for proc in procs:
+            outputs.append(proc.communicate(timeout=900))
+    finally:
+        for proc in procs:
+            proc.kill()
+    for proc, (stdout, stderr) in zip(procs, outputs):
+        assert proc.returncode == 0, f"stdout:\n{stdout}\nstderr:\n{stderr[-4000:]}"
+    return [stdout for stdout, _ in outputs]
+
+
+def weights(run_dir):
+    """`{path: array}` of the run's model, but the attention key biases: their gradient is zero in exact arithmetic
+    (softmax does not change when a constant is added to every key's score), so Adam turns float noise into
+    learning-rate-sized steps, which differ with the order of a sum."""
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False)
+    return {v.path: np.asarray(v) for v in model.weights if not v.path.endswith("key/bias")}
+
+
+@pytest.fixture(scope="module")
+def fixed_shapes(tmp_path_factory):
+    """One process and two processes, batches padded to --max-length (no SavedModel)."""
+    single, pair = tmp_path_factory.mktemp("single"), tmp_path_factory.mktemp("pair")
+    extra = ["--no-length-buckets", "--no-export"]
+    return train(single, extra), train(pair, extra, num_processes=2), single, pair
+
+
+def test_two_processes_train_as_one(fixed_shapes):
+    _, (chief_output, other_output), single, pair = fixed_shapes
+    assert "Process 0 of 2" in chief_output and "Process 1 of 2" in other_output
+    assert "process 1 done" in other_output and "accuracy" not in other_output  # the chief evaluates
+    assert "Validation accuracy" in chief_output
+    # written once: the run is process 0's; process 1's folder (its backups) is gone at the end
+    assert (pair / "run" / "model.keras").is_file() and not (pair / "run" / runs_lib.PROCESS_DIR).exists()
+    one, two = weights(single / "run"), weights(pair / "run")
+    assert sorted(one) == sorted(two) and len(one) == 36
+    for path in one:  # each process trained on its half of every batch, the gradients all-reduced
+        np.testing.assert_allclose(two[path], one[path], rtol=1e-4, atol=1e-4, err_msg=path)
+    history = [json.loads((folder / "run" / "task.json").read_text())["metrics"] for folder in (single, pair)]
+    np.testing.assert_allclose(history[0]["val_loss"], history[1]["val_loss"], rtol=1e-4)
+    assert history[0]["accuracy"] == history[1]["accuracy"]
+
+
+def test_two_processes_with_length_buckets_export_once(tmp_path):
+    """The default pipeline (length buckets, which Keras cannot shard) and the SavedModel, written by TensorFlow."""
+    chief_output, _ = train(tmp_path, num_processes=2)
+    assert "Exporting with the TensorFlow backend" in chief_output
+    info = json.loads((tmp_path / "run" / "task.json").read_text())
+    assert info["export_path"] == str(tmp_path / "saved" / "1")
+    assert (tmp_path / "saved" / "1" / "saved_model.pb").is_file()
+    assert sorted(p.name for p in (tmp_path / "saved").iterdir()) == ["1"]  # once
+    served = subprocess.run([sys.executable, "-m", "kerasformers", "classify", str(tmp_path / "saved"), "a great film"],
+                            capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
+    assert served.returncode == 0, served.stderr[-3000:]
+    assert served.stdout.strip().endswith("a great film")
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--num-processes", "2", "--process-id", "0", "--coordinator-address", "localhost:1", "--batch-size", "15"],
+     "multiple of 2. Received: --batch-size 15"),
+    (["--num-processes", "2", "--process-id", "2", "--coordinator-address", "localhost:1"],
+     r"in \[0, 2\).*Received: 2"),
+    (["--num-processes", "2", "--process-id", "0"], "`coordinator_address`"),
+])
+def test_process_option_errors(tmp_path, extra, message):
+    from kerasformers import tasks
+
+    options = dict(demo=True, output=str(tmp_path / "run"), plots=False, export=False)
+    args = iter(extra)
+    for flag in args:
+        value = next(args)
+        key = flag[2:].replace("-", "_")
+        options[key] = value if key == "coordinator_address" else int(value)
+    if keras.backend.backend() != "jax" and "batch" in message:
+        message = "runs on the JAX backend: start every process with KERAS_BACKEND=jax"
+    with pytest.raises(ValueError, match=message):
+        tasks.run("classification", **options)
+    assert not (tmp_path / "run").exists()  # before any work
+
+
+def test_several_processes_need_an_output(monkeypatch):
+    from kerasformers import tasks
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    with pytest.raises(ValueError, match="same run folder: pass --output"):
+        tasks.run("classification", demo=True, plots=False, export=False, num_processes=2, process_id=1,
+                  coordinator_address="localhost:1")
+
+
+def test_process_shard_keeps_each_process_rows_of_full_batches():
+    import tensorflow as tf
+
+    from kerasformers.training import process_shard
+
+    batches = tf.data.Dataset.from_tensor_slices(({"ids": np.arange(20).reshape(10, 2)}, np.arange(10))).batch(4)
+    shards = [list(process_shard(batches, 4, process_id=i, num_processes=2)) for i in (0, 1)]
+    assert [y.numpy().tolist() for _, y in shards[0]] == [[0, 1], [4, 5]]  # the last batch (8, 9) is not full
+    assert [y.numpy().tolist() for _, y in shards[1]] == [[2, 3], [6, 7]]
+    assert shards[1][0][0]["ids"].numpy().tolist() == [[4, 5], [6, 7]]
+    with pytest.raises(ValueError, match="multiple of the number of processes \\(2\\).*global_batch_size=5"):
+        process_shard(batches, 5, process_id=0, num_processes=2)
