@@ -139,3 +139,22 @@ def test_process_shard_keeps_each_process_rows_of_full_batches():
     assert shards[1][0][0]["ids"].numpy().tolist() == [[4, 5], [6, 7]]
     with pytest.raises(ValueError, match="multiple of the number of processes \\(2\\).*global_batch_size=5"):
         process_shard(batches, 5, process_id=0, num_processes=2)
+
+
+def test_docs_command_lines_parse():
+    """The shell block of docs/distributed.md ("From the command line") names options that exist."""
+    import re
+    import shlex
+
+    from kerasformers import cli
+
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    block = re.search(r"### From the command line.*?```bash\n(.*?)```", doc, flags=re.S).group(1)
+    options = re.search(r'^OPTIONS="(.*)"$', block, flags=re.M).group(1)
+    lines = [line.split(">")[0].replace("$OPTIONS", options) for line in block.splitlines()
+             if line.startswith("kerasformers ")]
+    assert len(lines) == 2
+    for line in lines:
+        args = cli.build_parser().parse_args(shlex.split(line)[1:])
+        assert (args.num_processes, args.coordinator_address, args.output) == (2, "localhost:12345", "runs/two")
+    assert sorted(cli.build_parser().parse_args(shlex.split(line)[1:]).process_id for line in lines) == [0, 1]
