@@ -429,7 +429,8 @@ def fit(run, model, run_dir, callbacks=()):
     options = run.options
     train_data = run.train_data.repeat() if options.steps_per_epoch else run.train_data
     validation_data = run.validation_data
-    if run.num_processes > 1:  # each process its rows of every full batch
+    if run.num_processes > 1:  # each process its rows of every full batch, resuming from the same backup
+        training.check_same_backup(pathlib.Path(run_dir) / training.BACKUP_DIR)
         train_data = training.process_shard(train_data, options.batch_size)
         if validation_data is not None:
             validation_data = training.process_shard(validation_data, options.batch_size)

@@ -4,6 +4,7 @@ Floor 1 of kerasformers: imports only `kerasformers.checks` among kerasformers m
 """
 
 from kerasformers.training.callbacks import (
+    BACKUP_DIR,
     BestWeightsCheckpoint,
     TextSamples,
     default_callbacks,
@@ -11,6 +12,7 @@ from kerasformers.training.callbacks import (
     write_text_summary,
 )
 from kerasformers.training.distributed import (
+    check_same_backup,
     end_processes,
     initialize_processes,
     is_chief,
@@ -36,6 +38,7 @@ from kerasformers.training.schedules import (
 from kerasformers.training.trainer import fit
 
 __all__ = [
+    "BACKUP_DIR",
     "BestWeightsCheckpoint",
     "MaskedAccuracy",
     "MaskedSparseCategoricalCrossentropy",
@@ -43,6 +46,7 @@ __all__ = [
     "TextSamples",
     "TransformerSchedule",
     "WarmupLinearDecay",
+    "check_same_backup",
     "compile_fine_tuning",
     "compile_recipe",
     "default_callbacks",

@@ -14,6 +14,7 @@ gradients, so every process ends `fit` with the same weights. Write files
 import os
 
 import keras
+import numpy as np
 
 # Keras' own environment variables (`keras.distribution.initialize` reads them too).
 ENVIRONMENT = {
@@ -318,3 +319,45 @@ def save_on_chief(model, filepath, **kwargs):
     finally:
         keras.distribution.set_distribution(distribution)
     return True
+
+
+
+def check_same_backup(backup_dir):
+    """Raises the same ValueError in every process unless all of them hold the same backup, or none.
+
+    Each process of a resumed run restores its own backup (Keras'
+    `BackupAndRestore`), and restoring is a collective: a process without a
+    backup, or with one from another step (killed between two processes'
+    writes), would wait for the others forever, or train a replica that
+    differs from theirs. Call it in every process before `fit`; with one
+    process it does nothing.
+
+    Args:
+        backup_dir: str or os.PathLike: this process' `BackupAndRestore` folder.
+
+    Raises:
+        ValueError: the processes' backups differ, naming each one's.
+
+    Example:
+    >>> check_same_backup("runs/x/backup")  # one process: nothing to compare
+    """
+    if process_count() < 2:
+        return
+    import json
+
+    from jax.experimental import multihost_utils
+
+    path = os.path.join(os.fspath(backup_dir), "training_metadata.json")
+    mine = [-1, -1]
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            metadata = json.load(f)
+        mine = [int(metadata.get("epoch", 0)), int(metadata.get("batch", 0))]
+    every = np.asarray(multihost_utils.process_allgather(np.asarray(mine, "int64"))).reshape(-1, 2)
+    if (every != every[0]).any():
+        described = "; ".join(f"process {i}: " + ("none" if epoch < 0 else f"epoch {epoch + 1}, step {batch}")
+                              for i, (epoch, batch) in enumerate(every.tolist()))
+        raise ValueError(
+            f"The processes hold different backups ({described}), so they cannot resume together. Restore the "
+            "backups of one step, or start over with --overwrite (every process)."
+        )

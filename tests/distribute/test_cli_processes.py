@@ -3,6 +3,8 @@
 import json
 import os
 import pathlib
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -23,11 +25,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def train(folder, extra=(), num_processes=1):
-    """Runs `kerasformers train classification` in `num_processes` processes; returns their stdout."""
+def start(folder, extra=(), num_processes=1, demo=DEMO):
+    """Starts `kerasformers train classification` in `num_processes` processes; returns the `Popen`s."""
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     env.pop("XLA_FLAGS", None)  # one CPU device per process
-    command = [sys.executable, "-m", "kerasformers", "train", "classification", *DEMO, "--output", str(folder / "run"),
+    command = [sys.executable, "-m", "kerasformers", "train", "classification", *demo, "--output", str(folder / "run"),
                "--export-dir", str(folder / "saved"), *extra]
     if num_processes > 1:
         address = f"localhost:{free_port()}"
@@ -35,12 +37,17 @@ def train(folder, extra=(), num_processes=1):
                                "--coordinator-address", address] for i in range(num_processes)]
     else:
         commands = [command]
-    procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
-             for c in commands]
+    return [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=folder)
+            for c in commands]
+
+
+def train(folder, extra=(), num_processes=1, demo=DEMO, timeout=900):
+    """Runs `kerasformers train classification` in `num_processes` processes; returns their stdout."""
+    procs = start(folder, extra, num_processes, demo)
     outputs = []
     try:
         for proc in procs:
-            outputs.append(proc.communicate(timeout=900))
+            outputs.append(proc.communicate(timeout=timeout))
     finally:
         for proc in procs:
             proc.kill()
@@ -93,6 +100,51 @@ def test_two_processes_with_length_buckets_export_once(tmp_path):
                             capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": "tensorflow"})
     assert served.returncode == 0, served.stderr[-3000:]
     assert served.stdout.strip().endswith("a great film")
+
+
+def test_an_interrupted_run_resumes_in_every_process(tmp_path):
+    """Both processes are killed after the first epoch and started again: each restores its own backup (of the
+    same step) and they finish together. A process whose backup is missing is an error in both, not a hang."""
+    import signal
+    import time
+
+    demo = ["--demo", "--demo-size", "2000", "--batch-size", "16", "--max-length", "16", "--epochs", "4",
+            "--no-plots", "--backup-every", "5", "--no-export"]
+    procs = start(tmp_path, num_processes=2, demo=demo)
+    backups = [tmp_path / "run" / "backup", tmp_path / "run" / runs_lib.PROCESS_DIR / "1" / "backup"]
+    metadata = backups[0] / "training_metadata.json"
+    try:
+        deadline = time.time() + 600
+        while time.time() < deadline and all(p.poll() is None for p in procs):
+            if metadata.is_file() and json.loads(metadata.read_text() or "{}").get("epoch", 0) >= 1:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("no backup after the first epoch: " + "".join(p.communicate()[1][-2000:] for p in procs))
+    finally:
+        for proc in procs:
+            proc.send_signal(signal.SIGKILL)
+            proc.communicate()
+    assert not (tmp_path / "run" / "task.json").exists()  # interrupted
+    if (backups[1] / "training_metadata.json").read_text() != metadata.read_text():  # killed between two writes
+        shutil.rmtree(backups[1])
+        shutil.copytree(backups[0], backups[1])  # the remedy the error message names: backups of one step
+
+    saved = tmp_path / "saved_backup"
+    shutil.copytree(backups[1], saved)
+    shutil.rmtree(backups[1])  # process 1 lost its backup: both stop with the same message
+    procs = start(tmp_path, num_processes=2, demo=demo)
+    outputs = [proc.communicate(timeout=600) for proc in procs]
+    for proc, (_, stderr) in zip(procs, outputs):
+        assert proc.returncode == 2, stderr[-3000:]
+        assert re.search(r"different backups \(process 0: epoch \d+, step \d+; process 1: none\)", stderr), stderr
+    shutil.copytree(saved, backups[1])
+
+    chief_output, other_output = train(tmp_path, num_processes=2, demo=demo, timeout=600)
+    assert "Resuming the interrupted run" in chief_output and "Resuming the interrupted run" in other_output
+    assert "Epoch 1/4" not in chief_output and "Epoch 4/4" in chief_output
+    assert "process 1 done" in other_output
+    assert (tmp_path / "run" / "model.keras").is_file() and not (tmp_path / "run" / runs_lib.PROCESS_DIR).exists()
 
 
 @pytest.mark.parametrize("extra, message", [
