@@ -109,3 +109,28 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(distributed, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted >= 6
+
+
+def test_processes_come_from_keras_environment_variables(monkeypatch):
+    from kerasformers.training import resolve_processes
+
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "host0:1234")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "4")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "3")
+    assert resolve_processes() == ("host0:1234", 4, 3)
+    assert resolve_processes(process_id=1) == ("host0:1234", 4, 1)  # an argument wins
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")
+    assert resolve_processes() == (None, 1, 0)
+
+
+def test_cli_options_fall_back_to_the_environment(monkeypatch):
+    from kerasformers import cli
+    from kerasformers.tasks.base import processes_of
+
+    monkeypatch.setenv("KERAS_DISTRIBUTION_JOB_ADDRESSES", "host0:1234")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    monkeypatch.setenv("KERAS_DISTRIBUTION_PROCESS_ID", "1")
+    args = cli.build_parser().parse_args(["train", "classification", "--demo"])
+    assert processes_of(args) == ("host0:1234", 2, 1)
+    args = cli.build_parser().parse_args(["train", "classification", "--demo", "--process-id", "0"])
+    assert processes_of(args) == ("host0:1234", 2, 0)
