@@ -103,3 +103,12 @@ def check_mixed_bfloat16(factory, sample, call_kwargs=None):
     assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in layer.weights)
     assert np.all(np.isfinite(to_numpy(first)))
     return layer, out
+
+
+def free_port():
+    """A TCP port on localhost that is free now (for a coordinator process)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]

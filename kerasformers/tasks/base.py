@@ -276,7 +276,8 @@ def run(task, options=None, **overrides):
     state.history = task.fit(state)
     if state.num_processes > 1:
         # The weights are spread over every process' devices: the chief goes on alone with a copy of its own.
-        state.model = training.local_copy(state.model)
+        if state.is_chief:
+            state.model = training.local_copy(state.model)
         training.end_processes()
         if not state.is_chief:
             return _leave(state, time.perf_counter() - start)

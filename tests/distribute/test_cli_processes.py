@@ -5,24 +5,18 @@ import os
 import pathlib
 import re
 import shutil
-import socket
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from helpers import free_port
 
 from kerasformers.tasks import runs as runs_lib
 
 # 288 training and 32 validation texts: whole batches of 16, so one process sees the same global batches
 DEMO = ["--demo", "--demo-size", "320", "--batch-size", "16", "--max-length", "16", "--epochs", "2", "--no-plots"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def start(folder, extra=(), num_processes=1, demo=DEMO):
@@ -154,20 +148,30 @@ def test_an_interrupted_run_resumes_in_every_process(tmp_path):
      r"in \[0, 2\).*Received: 2"),
     (["--num-processes", "2", "--process-id", "0"], "`coordinator_address`"),
 ])
-def test_process_option_errors(tmp_path, extra, message):
+def test_process_option_errors(tmp_path, extra, message, monkeypatch):
     from kerasformers import tasks
 
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")  # the checks come before any JAX work
     options = dict(demo=True, output=str(tmp_path / "run"), plots=False, export=False)
     args = iter(extra)
     for flag in args:
         value = next(args)
         key = flag[2:].replace("-", "_")
         options[key] = value if key == "coordinator_address" else int(value)
-    if keras.backend.backend() != "jax" and "batch" in message:
-        message = "runs on the JAX backend: start every process with KERAS_BACKEND=jax"
     with pytest.raises(ValueError, match=message):
         tasks.run("classification", **options)
     assert not (tmp_path / "run").exists()  # before any work
+
+
+def test_several_processes_need_the_jax_backend(tmp_path, monkeypatch):
+    from kerasformers import tasks
+
+    monkeypatch.setattr(keras.backend, "backend", lambda: "tensorflow")
+    with pytest.raises(ValueError, match="runs on the JAX backend: start every process with KERAS_BACKEND=jax. "
+                                         "Received: the 'tensorflow' backend"):
+        tasks.run("classification", demo=True, output=str(tmp_path / "run"), plots=False, export=False,
+                  num_processes=2, process_id=0, coordinator_address="localhost:1")
+    assert not (tmp_path / "run").exists()
 
 
 def test_several_processes_need_an_output(monkeypatch):

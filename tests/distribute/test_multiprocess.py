@@ -3,23 +3,17 @@
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 
 import keras
 import numpy as np
 import pytest
+from helpers import free_port
 
 from kerasformers.training import initialize_processes, is_chief, process_index
 
 SCRIPT = pathlib.Path(__file__).resolve().parent / "_multiprocess_script.py"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("localhost", 0))
-        return s.getsockname()[1]
 
 
 def launch(num_processes, out_dir):
