@@ -813,7 +813,8 @@ def main(argv=None):
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
     print(f"tensorflow {tf.__version__}, keras {keras.__version__}, kerasformers {kf.__version__}; "
-          f"ours: {OURS.policy}, jit_compile={OURS.jit}; references: float32, jit_compile=True; "
+          f"ours: {OURS.policy}, jit_compile={OURS.jit}; references: float32, jit_compile=True "
+          f"(sst2-pretrained: every recipe float32 without XLA); "
           f"budget scale {scale}")
     print(f"CPU: {cpu_features()}, {os.cpu_count()} cores", flush=True)
     if args.quick or scale != 1.0 or SKIP_REFERENCE:
