@@ -278,7 +278,7 @@ def sst2_task(data_dir, scale, seed, quick):
     if not _skip("sst2"):
         def pre_padded(part):
             # the recipe's pad_sequences defaults: padding="pre", truncating="pre"
-            return keras.utils.pad_sequences(_id_lists(tokenizer, part.texts), maxlen=max_length)
+            return keras.utils.pad_sequences(token_id_lists(tokenizer, part.texts), maxlen=max_length)
 
         keras.utils.set_random_seed(seed)
         reference = keras_io_text_classifier(tokenizer.vocabulary_size(), max_length)
@@ -630,26 +630,32 @@ def keras_io_nmt_tokenizers(train):
     return make
 
 
+def keras_io_nmt_preprocess(source_tokenizer, target_tokenizer):
+    """The recipe's `preprocess_batch` (source and target swapped): strings -> fixed-length ids, 40 per side."""
+    import keras_hub
+
+    length = KERAS_IO_NMT["sequence_length"]
+    source_packer = keras_hub.layers.StartEndPacker(sequence_length=length,
+                                                    pad_value=source_tokenizer.token_to_id("[PAD]"))
+    target_packer = keras_hub.layers.StartEndPacker(
+        sequence_length=length + 1, start_value=target_tokenizer.token_to_id("[START]"),
+        end_value=target_tokenizer.token_to_id("[END]"), pad_value=target_tokenizer.token_to_id("[PAD]"))
+
+    def preprocess_batch(source, target):
+        source = source_packer(source_tokenizer(source))
+        target = target_packer(target_tokenizer(target))
+        return {"encoder_inputs": source, "decoder_inputs": target[:, :-1]}, target[:, 1:]
+
+    return preprocess_batch
+
+
 def keras_io_nmt_dataset(train, seed):
     def make(source_tokenizer, target_tokenizer):
-        import keras_hub
-
-        length = KERAS_IO_NMT["sequence_length"]
-        source_packer = keras_hub.layers.StartEndPacker(sequence_length=length,
-                                                        pad_value=source_tokenizer.token_to_id("[PAD]"))
-        target_packer = keras_hub.layers.StartEndPacker(
-            sequence_length=length + 1, start_value=target_tokenizer.token_to_id("[START]"),
-            end_value=target_tokenizer.token_to_id("[END]"), pad_value=target_tokenizer.token_to_id("[PAD]"))
-
-        def preprocess_batch(source, target):  # the recipe's function, source and target swapped
-            source = source_packer(source_tokenizer(source))
-            target = target_packer(target_tokenizer(target))
-            return {"encoder_inputs": source, "decoder_inputs": target[:, :-1]}, target[:, 1:]
-
         sources = [s.lower() for s in train.sources]
         targets = [t.lower() for t in train.targets]
         data = tf.data.Dataset.from_tensor_slices((sources, targets)).batch(KERAS_IO_NMT["batch_size"])
-        data = data.map(preprocess_batch, num_parallel_calls=tf.data.AUTOTUNE)
+        data = data.map(keras_io_nmt_preprocess(source_tokenizer, target_tokenizer),
+                        num_parallel_calls=tf.data.AUTOTUNE)
         # The recipe shuffles its pairs once in Python (random.shuffle); ours are shuffled by `text.split`.
         return data.shuffle(2048, seed=seed).prefetch(16).cache().repeat()
 
@@ -694,7 +700,7 @@ def keras_io_nmt_translate(model, source_tokenizer, target_tokenizer, sources, b
     out = []
     for i in range(0, len(sources), batch_size):
         chunk = [s.lower() for s in sources[i: i + batch_size]]
-        ids = [row[:length] for row in _id_lists(source_tokenizer, chunk)]  # StartEndPacker(40): first 40 ids
+        ids = [row[:length] for row in token_id_lists(source_tokenizer, chunk)]  # StartEndPacker(40): first 40 ids
         encoder_ids = keras.utils.pad_sequences(ids, maxlen=length, padding="post", value=0)
         encoder_ids = keras.ops.convert_to_tensor(encoder_ids)
 
@@ -712,7 +718,7 @@ def keras_io_nmt_translate(model, source_tokenizer, target_tokenizer, sources, b
     return out
 
 
-def _id_lists(tokenizer, texts):
+def token_id_lists(tokenizer, texts):
     """Token ids of each text, as Python lists."""
     ids = tokenizer(tf.constant(list(texts)))
     if hasattr(ids, "to_list"):  # tf.RaggedTensor

@@ -33,12 +33,17 @@ def block_kwargs(model_dim, num_heads, hidden_dim, dropout, activation, normaliz
 
 
 def encoder_stack(x, num_layers, prefix="encoder", **kwargs):
-    """`num_layers` encoder layers (+ a final LayerNorm for pre-LN stacks). Returns (outputs, layers, norm)."""
-    layers = [TransformerEncoderLayer(name=f"{prefix}_layer_{i}", **kwargs) for i in range(check_positive_int("num_layers", num_layers))]
+    """`num_layers` encoder layers (+ a final LayerNorm for pre-LN stacks) run on `x`. Returns (outputs, layers, norm)."""
+    layers, norm = encoder_layer_stack(num_layers, prefix, **kwargs)
     for layer in layers:
         x = layer(x)
-    norm = final_norm(kwargs, f"{prefix}_final_norm")
     return (norm(x) if norm else x), layers, norm
+
+
+def encoder_layer_stack(num_layers, prefix="encoder", **kwargs):
+    """`num_layers` encoder layers (built on their first call) and the final LayerNorm of pre-LN stacks, or None."""
+    layers = [TransformerEncoderLayer(name=f"{prefix}_layer_{i}", **kwargs) for i in range(check_positive_int("num_layers", num_layers))]
+    return layers, final_norm(kwargs, f"{prefix}_final_norm")
 
 
 def decoder_stack(num_layers, prefix="decoder", **kwargs):

@@ -14,11 +14,12 @@ from kerasformers.models._common import (
 )
 from kerasformers.models.presets import TEXT_PRESETS, TaskModel
 from kerasformers.models.pretrained import load_language_model
+from kerasformers.models.target_positions import NonPaddingTargets
 from kerasformers.models.token_step import TokenStep, mask_id, supported
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
-class TransformerLanguageModel(TaskModel, keras.Model):
+class TransformerLanguageModel(NonPaddingTargets, TaskModel, keras.Model):
     """Causal Transformer language model: next-token logits for every position.
 
     `token_ids` (int32 `(batch, length)`) → `TokenAndPositionEmbedding` →
@@ -27,7 +28,12 @@ class TransformerLanguageModel(TaskModel, keras.Model):
     vocabulary_size)` in float32. With `tie_embeddings=True` the output
     projection is the transposed token embedding (Press & Wolf 2017), as in
     GPT-2. Position `t` sees tokens `0..t` only, so right-padding never changes
-    the logits of real tokens; the loss ignores label 0.
+    the logits of real tokens; the loss ignores label 0. In `fit` and
+    `evaluate` the output head and the loss run on the positions whose label
+    is not padding only (same loss and gradients; on the TensorFlow backend
+    without XLA and with `MaskedSparseCategoricalCrossentropy`. Set
+    `model.skip_padding_in_loss = False` to turn it off; see
+    `kerasformers.models.target_positions`).
 
     Generation runs beside the training graph, on the same layers and weights:
     `init_cache` and `call_with_cache` are the cached decoding step (one new
@@ -86,9 +92,9 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         embedding = TokenAndPositionEmbedding(
             vocabulary_size, max_length, model_dim, positional=positional, padding_id=padding_id, name="embedding"
         )
-        x = keras.layers.Dropout(dropout, name="embedding_dropout")(embedding(token_ids))
+        embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
         decoder_layers, final_norm = decoder_stack(num_layers, **blocks)
-        x, _, _ = run_decoder(decoder_layers, x)  # (batch, length, model_dim)
+        x = _hidden_states(embedding, embedding_dropout, decoder_layers, token_ids)  # (batch, length, model_dim)
         output_projection = None if tie_embeddings else keras.layers.Dense(vocabulary_size, name="output_projection")
         to_float32 = float32_layer()
         logits = logits_head(x, final_norm, embedding, output_projection, to_float32)  # (batch, length, vocabulary_size)
@@ -111,6 +117,7 @@ class TransformerLanguageModel(TaskModel, keras.Model):
             padding_id=padding_id,
         )
         self.embedding = embedding
+        self.embedding_dropout = embedding_dropout
         self.decoder_layers = decoder_layers
         self.final_norm = final_norm
         self.output_projection = output_projection
@@ -143,6 +150,12 @@ class TransformerLanguageModel(TaskModel, keras.Model):
         >>> model = TransformerLanguageModel.from_pretrained("gpt2")  # doctest: +SKIP
         """
         return load_language_model(cls, source, **options)
+
+    def _hidden_states(self, inputs, training=None):
+        """The functional graph up to the output head: `(hidden, padding mask or None)` (`NonPaddingTargets`)."""
+        token_ids = inputs["token_ids"] if isinstance(inputs, dict) else inputs
+        hidden = _hidden_states(self.embedding, self.embedding_dropout, self.decoder_layers, token_ids, training)
+        return hidden, self.embedding.compute_mask(token_ids)
 
     def logits(self, hidden):
         """The output head: final norm (pre-LN), tied or untied projection, float32.
@@ -244,3 +257,10 @@ class TransformerLanguageModel(TaskModel, keras.Model):
             return None
         return TokenStep(self.embedding, self.decoder_layers, self.final_norm, self.output_projection, cache,
                          length=cache[0][0].shape[1], padding_id=mask_id(self.embedding))
+
+
+def _hidden_states(embedding, embedding_dropout, decoder_layers, token_ids, training=None):
+    """Token ids → embedding → dropout → decoder layers: the graph of `__init__` and of `_hidden_states`."""
+    x = embedding_dropout(embedding(token_ids), training=training)
+    x, _, _ = run_decoder(decoder_layers, x, training=training)
+    return x

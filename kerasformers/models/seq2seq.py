@@ -9,17 +9,18 @@ from kerasformers.models._common import (
     block_kwargs,
     check_model_kwargs,
     decoder_stack,
-    encoder_stack,
+    encoder_layer_stack,
     float32_layer,
     logits_head,
     run_decoder,
 )
 from kerasformers.models.presets import TaskModel, seq2seq_presets
+from kerasformers.models.target_positions import NonPaddingTargets
 from kerasformers.models.token_step import TokenStep, supported
 
 
 @keras.saving.register_keras_serializable(package="kerasformers")
-class TransformerSeq2Seq(TaskModel, keras.Model):
+class TransformerSeq2Seq(NonPaddingTargets, TaskModel, keras.Model):
     """The original encoder-decoder Transformer: source tokens in, next-target-token logits out.
 
     Inputs `encoder_token_ids` `(batch, source_length)` and
@@ -27,7 +28,12 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
     decoder input is `[START] + target`, teacher forcing); output: float32
     logits `(batch, target_length, decoder_vocabulary_size)`. Padding masks
     come from `mask_zero=True` embeddings and propagate through both stacks;
-    the decoder's self-attention is causal.
+    the decoder's self-attention is causal. In `fit` and `evaluate` the
+    output head and the loss run on the target positions whose label is not
+    padding only (same loss and gradients; on the TensorFlow backend
+    without XLA and with `MaskedSparseCategoricalCrossentropy`. Set
+    `model.skip_padding_in_loss = False` to turn it off; see
+    `kerasformers.models.target_positions`).
 
     Beside the training graph, on the same layers and weights: `encode()` and
     `decode()` run the two halves on their own; `init_cache()` and
@@ -107,11 +113,10 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         encoder_embedding = make_embedding(encoder_vocabulary_size, "encoder_embedding" if not share_embeddings else "embedding")
         decoder_embedding = encoder_embedding if share_embeddings else make_embedding(target_vocabulary, "decoder_embedding")
         embedding_dropout = keras.layers.Dropout(dropout, name="embedding_dropout")
-        x = embedding_dropout(encoder_embedding(encoder_ids))
-        encoder_outputs, encoder_layers, encoder_norm = encoder_stack(x, num_encoder_layers, **blocks)
-        y = embedding_dropout(decoder_embedding(decoder_ids))
+        encoder_layers, encoder_norm = encoder_layer_stack(num_encoder_layers, **blocks)
         decoder_layers, decoder_norm = decoder_stack(num_decoder_layers, **blocks)
-        y, _, _ = run_decoder(decoder_layers, y, encoder_outputs)  # Keras masks: padding of both sides
+        parts = (encoder_embedding, decoder_embedding, embedding_dropout, encoder_layers, encoder_norm, decoder_layers)
+        y = _hidden_states(parts, encoder_ids, decoder_ids)  # Keras masks: padding of both sides
         output_projection = None if tie_embeddings else keras.layers.Dense(target_vocabulary, name="output_projection")
         to_float32 = float32_layer()
         logits = logits_head(y, decoder_norm, decoder_embedding, output_projection, to_float32)
@@ -145,6 +150,7 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         self.decoder_layers = decoder_layers
         self.encoder_norm = encoder_norm
         self.decoder_norm = decoder_norm
+        self.embedding_dropout = embedding_dropout
         self.output_projection = output_projection
         self.to_float32 = to_float32
 
@@ -169,6 +175,14 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
         for layer in self.encoder_layers:
             x = layer(x, padding_mask=padding_mask)
         return (self.encoder_norm(x) if self.encoder_norm else x), padding_mask
+
+    def _hidden_states(self, inputs, training=None):
+        """The functional graph up to the output head: `(hidden, target padding mask)` (`NonPaddingTargets`)."""
+        parts = (self.encoder_embedding, self.decoder_embedding, self.embedding_dropout, self.encoder_layers,
+                 self.encoder_norm, self.decoder_layers)
+        decoder_ids = inputs["decoder_token_ids"]
+        hidden = _hidden_states(parts, inputs["encoder_token_ids"], decoder_ids, training)
+        return hidden, self.decoder_embedding.compute_mask(decoder_ids)
 
     def logits(self, hidden):
         """The output head: final decoder norm (pre-LN), tied or untied projection, float32.
@@ -332,3 +346,16 @@ class TransformerSeq2Seq(TaskModel, keras.Model):
             return None
         return TokenStep(self.decoder_embedding, self.decoder_layers, self.decoder_norm, self.output_projection,
                          cache, length=cache[0][0][0].shape[1], padding_id=0, seq2seq=True)
+
+
+def _hidden_states(parts, encoder_token_ids, decoder_token_ids, training=None):
+    """Both stacks up to the decoder's last layer (before its final norm): the graph of `__init__` and of
+    `_hidden_states`. The padding of both sides travels as Keras masks of the `mask_zero` embeddings."""
+    encoder_embedding, decoder_embedding, embedding_dropout, encoder_layers, encoder_norm, decoder_layers = parts
+    x = embedding_dropout(encoder_embedding(encoder_token_ids), training=training)
+    for layer in encoder_layers:
+        x = layer(x, training=training)
+    encoder_outputs = encoder_norm(x) if encoder_norm else x
+    y = embedding_dropout(decoder_embedding(decoder_token_ids), training=training)
+    y, _, _ = run_decoder(decoder_layers, y, encoder_outputs, training=training)
+    return y

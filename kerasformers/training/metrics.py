@@ -4,6 +4,10 @@ import keras
 import keras_hub
 from keras import ops
 
+# The padding mask a model's output carries (`Embedding(mask_zero=True)`), as the loss reads it
+# (see losses.py); not exported under `keras.*`.
+from keras.src.backend import get_keras_mask
+
 from kerasformers.training.losses import _check_pad_id, align_labels
 
 
@@ -14,7 +18,9 @@ class MaskedAccuracy(keras.metrics.Metric):
     `result() = correct non-padding tokens / non-padding tokens`, summed over
     every batch since the last `reset_state()` (a global per-token accuracy,
     not a mean of per-batch accuracies). Token-level labels (rank ≥ 2, such as
-    `(batch, length)`) equal to `pad_id` are ignored; classification labels
+    `(batch, length)`) equal to `pad_id` are ignored, and so are positions
+    that a Keras mask carried by `y_pred` marks as padding (as
+    `MaskedSparseCategoricalCrossentropy` ignores them); classification labels
     `(batch,)` or `(batch, 1)` have no padding and all count.
 
     Args:
@@ -47,6 +53,7 @@ class MaskedAccuracy(keras.metrics.Metric):
         self.count = self.add_variable(shape=(), initializer="zeros", dtype=self.dtype, name="count")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
+        output_mask = get_keras_mask(y_pred)
         y_pred = ops.convert_to_tensor(y_pred)
         labels = align_labels(y_true, y_pred, type(self).__name__)
         predictions = ops.cast(ops.argmax(y_pred, axis=-1), "int32")
@@ -54,6 +61,8 @@ class MaskedAccuracy(keras.metrics.Metric):
         weights = ops.ones_like(matches)
         if self.pad_id is not None and len(labels.shape) >= 2:
             weights = ops.cast(ops.not_equal(labels, self.pad_id), self.dtype)
+        if output_mask is not None and tuple(output_mask.shape) == tuple(weights.shape):
+            weights = weights * ops.cast(output_mask, self.dtype)
         if sample_weight is not None:
             sample_weight = ops.cast(sample_weight, self.dtype)
             while len(sample_weight.shape) < len(weights.shape):  # (batch,) -> (batch, 1)
@@ -80,8 +89,11 @@ class Perplexity(keras_hub.metrics.Perplexity):
     `result() = exp(sum of token NLLs / number of non-padding tokens)`,
     accumulated over all batches since the last reset (the exponential of the
     global masked mean negative log-likelihood, in float32). It is
-    keras_hub's implementation unchanged; only the defaults differ
-    (`from_logits=True`, `mask_token_id=0`). Unlike the loss it does not apply
+    keras_hub's implementation with kerasformers' defaults
+    (`from_logits=True`, `mask_token_id=0`), and two additions: positions that
+    a Keras mask carried by `y_pred` marks as padding are ignored (as
+    `MaskedSparseCategoricalCrossentropy` ignores them), and a per-sequence
+    `sample_weight` `(batch,)` weighs every token of its sequence. Unlike the loss it does not apply
     label smoothing, so it measures the model's true likelihood. Before any
     non-padding token, `result()` is `0.0` (keras_hub's convention), not 1.
 
@@ -102,3 +114,17 @@ class Perplexity(keras_hub.metrics.Perplexity):
         super().__init__(
             from_logits=from_logits, mask_token_id=mask_token_id, dtype=dtype, name=name, **kwargs
         )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        output_mask = get_keras_mask(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        token_shape = ops.shape(y_true)
+        if sample_weight is not None:
+            sample_weight = ops.cast(ops.convert_to_tensor(sample_weight), self.dtype)
+            while len(sample_weight.shape) < len(y_true.shape):  # (batch,) -> (batch, 1)
+                sample_weight = ops.expand_dims(sample_weight, axis=-1)
+            sample_weight = ops.broadcast_to(sample_weight, token_shape)
+        if output_mask is not None and len(output_mask.shape) == len(y_true.shape):
+            output_mask = ops.cast(output_mask, self.dtype)
+            sample_weight = output_mask if sample_weight is None else sample_weight * output_mask
+        super().update_state(y_true, y_pred, sample_weight=sample_weight)

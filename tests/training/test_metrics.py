@@ -3,7 +3,9 @@ import keras_hub
 import numpy as np
 import pytest
 
-from kerasformers.training import MaskedAccuracy, Perplexity
+from keras import ops
+
+from kerasformers.training import MaskedAccuracy, MaskedSparseCategoricalCrossentropy, Perplexity
 
 RNG = np.random.default_rng(3)
 
@@ -101,3 +103,33 @@ def test_metric_configs_round_trip():
     assert Perplexity.from_config(config).get_config() == config
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(perplexity))
     assert type(restored) is Perplexity
+
+
+def test_metrics_ignore_positions_the_model_output_masks_as_the_loss_does():
+    """A left-padded language model: input 0 is padding but label 0 is a real token; the output's mask drops it."""
+    from keras.src.backend import set_keras_mask  # how a masking model marks its output
+
+    labels = np.array([[3, 1, 2]])
+    logits = np.log(np.array([[[0.1, 0.2, 0.3, 0.4], [0.1, 0.6, 0.2, 0.1], [0.25, 0.25, 0.25, 0.25]]]))
+    output = ops.convert_to_tensor(logits, "float32")
+    set_keras_mask(output, ops.convert_to_tensor([[False, True, True]]))
+    accuracy, perplexity = MaskedAccuracy(), Perplexity()
+    accuracy.update_state(labels, output)
+    perplexity.update_state(labels, output)
+    assert float(accuracy.result()) == 0.5  # position 1 right, position 2 a tie resolved to class 0: wrong
+    np.testing.assert_allclose(float(perplexity.result()), np.exp(-(np.log(0.6) + np.log(0.25)) / 2), rtol=1e-5)
+    loss = MaskedSparseCategoricalCrossentropy()(labels, output)
+    np.testing.assert_allclose(float(loss), -(np.log(0.6) + np.log(0.25)) / 2, rtol=1e-5)
+
+
+def test_perplexity_weighs_every_token_of_a_sequence_by_its_sample_weight():
+    labels = np.array([[1, 2, 0], [3, 0, 0]])
+    logits = np.random.default_rng(0).normal(size=(2, 3, 4)).astype("float32")
+    weighted = Perplexity()
+    weighted.update_state(labels, logits, sample_weight=np.array([1.0, 3.0]))
+    per_token = Perplexity()
+    per_token.update_state(labels, logits, sample_weight=np.array([[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]]))
+    np.testing.assert_allclose(float(weighted.result()), float(per_token.result()), rtol=1e-6)
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    nll = -np.array([log_probs[0, 0, 1], log_probs[0, 1, 2], log_probs[1, 0, 3]])
+    np.testing.assert_allclose(float(weighted.result()), np.exp((nll * [1, 1, 3]).sum() / 5), rtol=1e-5)
