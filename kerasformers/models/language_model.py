@@ -154,6 +154,8 @@ class TransformerLanguageModel(NonPaddingTargets, TaskModel, keras.Model):
     def _hidden_states(self, inputs, training=None):
         """The functional graph up to the output head: `(hidden, padding mask or None)` (`NonPaddingTargets`)."""
         token_ids = inputs["token_ids"] if isinstance(inputs, dict) else inputs
+        if isinstance(token_ids, (list, tuple)):  # a one-element list: the full graph takes it apart
+            return None
         hidden = _hidden_states(self.embedding, self.embedding_dropout, self.decoder_layers, token_ids, training)
         return hidden, self.embedding.compute_mask(token_ids)
 

@@ -178,6 +178,8 @@ class TransformerSeq2Seq(NonPaddingTargets, TaskModel, keras.Model):
 
     def _hidden_states(self, inputs, training=None):
         """The functional graph up to the output head: `(hidden, target padding mask)` (`NonPaddingTargets`)."""
+        if not isinstance(inputs, dict):  # not the model's inputs: the full graph reports it
+            return None
         parts = (self.encoder_embedding, self.decoder_embedding, self.embedding_dropout, self.encoder_layers,
                  self.encoder_norm, self.decoder_layers)
         decoder_ids = inputs["decoder_token_ids"]

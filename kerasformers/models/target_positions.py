@@ -56,7 +56,9 @@ class NonPaddingTargets:
 
     The model class provides `_hidden_states(inputs, training) -> (hidden,
     input_mask)` (the functional graph up to the output head, with the
-    padding mask its output carries, or None) and `logits(hidden)` (the head).
+    padding mask its output carries, or None; or None for inputs it does not
+    take apart, which then run the full graph) and `logits(hidden)` (the
+    head).
 
     Attributes:
         skip_padding_in_loss: bool, default True. While the model is compiled
@@ -116,11 +118,14 @@ class NonPaddingTargets:
     def _active_targets(self):
         return getattr(self._scope(), "targets", None)
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs, training=None, mask=None, **kwargs):
         targets = self._active_targets()
-        if targets is None or any(m is not None for m in keras.tree.flatten(mask)):  # Keras passes {name: None}
-            return super().call(inputs, training=training, mask=mask)
-        hidden, input_mask = self._hidden_states(inputs, training=training)
+        states = None
+        if targets is not None and not kwargs and all(m is None for m in keras.tree.flatten(mask)):  # {name: None}
+            states = self._hidden_states(inputs, training=training)
+        if states is None:
+            return super().call(inputs, training=training, mask=mask, **kwargs)
+        hidden, input_mask = states
         return self.logits(targets.keep(hidden, input_mask))
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

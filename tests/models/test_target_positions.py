@@ -123,3 +123,11 @@ def test_a_batch_of_padding_only_gives_a_zero_loss_as_the_masked_loss_does():
     model.compile(optimizer="sgd", loss=MaskedSparseCategoricalCrossentropy(), metrics=[MaskedAccuracy(name="accuracy")])
     result = model.train_on_batch(x, np.zeros_like(y), return_dict=True)
     assert result == {"loss": 0.0, "accuracy": 0.0}
+
+
+
+def test_inputs_the_model_does_not_take_give_the_full_graph_s_error():
+    model, x, y = translator_batch()
+    model.compile(optimizer="sgd", loss=MaskedSparseCategoricalCrossentropy())
+    with pytest.raises(ValueError, match="structure of `inputs` doesn't match"):
+        model.train_on_batch([x["encoder_token_ids"], x["decoder_token_ids"]], y)
