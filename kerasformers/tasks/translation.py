@@ -131,6 +131,9 @@ def load_pairs(data=None, demo=False, demo_size=4000, source_column=1, target_co
 
 
 # ------------------------------------------------------------------------------ the task
+LENGTH_LIMIT = 128  # the longest --max-length chosen from the data
+
+
 @register
 class Translation(base.Task):
     """Pairs → one tokenizer per language → `TransformerSeq2Seq` (paper recipe, label smoothing 0.1) → BLEU."""
@@ -142,7 +145,8 @@ class Translation(base.Task):
     # pairs, batches of 64 and 6 epochs reached 0.71-0.81 (docs/benchmarks.md).
     defaults = dict(demo_size=8000, epochs=None, batch_size=None, max_length=None)
     default_notes = dict(epochs="4 with --demo, else 2", batch_size="32 with --demo, else 64",
-                         max_length="32 with --demo, else 20")
+                         max_length="32 with --demo, else what 99%% of the training sentences fit in, "
+                                    "a multiple of 8, at most 128")
     data_help = "tab-separated sentence pairs (default: Tatoeba Spanish→English, from ../shared/data or downloaded)"
     demo_help = 'train on generated date pairs ("March 3rd, 2021" → "2021-03-03"): no download, about a minute'
     exports = True
@@ -187,7 +191,8 @@ class Translation(base.Task):
         options.tokenizer = options.tokenizer or ("char" if options.demo else "unigram")
         options.epochs = options.epochs or (4 if options.demo else 2)
         options.batch_size = options.batch_size or (32 if options.demo else 64)
-        options.max_length = options.max_length or (32 if options.demo else 20)  # 20: as keras.io
+        if options.demo:  # else None: chosen from the training data's lengths (`build_datasets`)
+            options.max_length = options.max_length or 32
 
     def load_data(self, run):
         o = run.options
@@ -223,9 +228,15 @@ class Translation(base.Task):
     def build_datasets(self, run):
         o, source, target = run.options, run.tokenizers["source"], run.tokenizers["target"]
         train, validation = run.data["train"], run.data["validation"]
-        base.report_truncation(text.truncation_report(source, train.sources, o.max_length), "training sources")
-        base.report_truncation(text.truncation_report(target, train.targets, o.max_length, extra_ids=1),
-                               "training targets ([START] or [END] included)")
+        reports = (text.truncation_report(source, train.sources, o.max_length or LENGTH_LIMIT),
+                   text.truncation_report(target, train.targets, o.max_length or LENGTH_LIMIT, extra_ids=1))
+        if o.max_length is None:  # what 99% of the training pairs fit in, not a fixed guess
+            o.max_length = text.fitted_max_length(*reports, limit=LENGTH_LIMIT)
+            print(f"--max-length {o.max_length}: from the data (99% of training sources and targets fit, "
+                  f"a multiple of 8, at most {LENGTH_LIMIT}; give --max-length to choose)")
+            reports = tuple(report.with_max_length(o.max_length) for report in reports)
+        base.report_truncation(reports[0], "training sources")
+        base.report_truncation(reports[1], "training targets ([START] or [END] included)")
         return (text.translation_dataset(train.sources, train.targets, source, target, o.batch_size, o.max_length,
                                          seed=o.seed, bucket=o.length_buckets),
                 text.translation_dataset(validation.sources, validation.targets, source, target, o.batch_size,

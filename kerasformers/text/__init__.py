@@ -19,6 +19,7 @@ from kerasformers.text.pipelines import (
     split_text,
     translation_dataset,
     truncation_report,
+    fitted_max_length,
     TruncationReport,
 )
 from kerasformers.text.readers import (
@@ -89,5 +90,6 @@ __all__ = [
     "train_word_piece",
     "translation_dataset",
     "truncation_report",
+    "fitted_max_length",
     "TruncationReport",
 ]

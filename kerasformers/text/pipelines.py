@@ -179,6 +179,21 @@ class TruncationReport:
     max_length: int
     longest: int
     p99: int
+    lengths: object = dataclasses.field(default=None, repr=False, compare=False)  # per text, when counted here
+
+    def with_max_length(self, max_length):
+        """The same texts counted against another limit, without tokenizing them again.
+
+        Needs the per-text lengths that `truncation_report` keeps.
+
+        Raises:
+            ValueError: a bad `max_length`, or a report made without lengths.
+        """
+        max_length = check_positive_int("max_length", max_length)
+        if self.lengths is None:
+            raise ValueError("This TruncationReport has no per-text lengths: make it with `truncation_report`. "
+                             f"Received: {self!r}")
+        return dataclasses.replace(self, truncated=int((self.lengths > max_length).sum()), max_length=max_length)
 
     @property
     def share(self):
@@ -221,7 +236,34 @@ def truncation_report(tokenizer, texts, max_length, extra_ids=0, batch_size=2048
     data = data.map(lambda batch: _ragged_ids(tokenizer, batch).row_lengths(), num_parallel_calls=AUTOTUNE)
     lengths = np.concatenate([chunk.numpy() for chunk in data]) + int(extra_ids)
     return TruncationReport(texts=len(lengths), truncated=int((lengths > max_length).sum()), max_length=max_length,
-                            longest=int(lengths.max()), p99=int(np.ceil(np.percentile(lengths, 99))))
+                            longest=int(lengths.max()), p99=int(np.ceil(np.percentile(lengths, 99))), lengths=lengths)
+
+
+def fitted_max_length(*reports, multiple=8, limit=128):
+    """A `max_length` chosen from the data: what 99% of the texts of every report fit in, rounded up.
+
+    Args:
+        *reports: `TruncationReport`s (e.g. of the sources and of the targets).
+        multiple: int > 0. The length is rounded up to a multiple of it (8:
+            the first bucket of `bucket_lengths`). Defaults to `8`.
+        limit: int > 0. The largest length returned. Defaults to `128`.
+
+    Returns:
+        int in `[multiple, limit]` (or `limit` if smaller than `multiple`).
+
+    Raises:
+        ValueError: no report, or a size that is not a positive int.
+
+    Example:
+    >>> fitted_max_length(TruncationReport(texts=10, truncated=0, max_length=128, longest=30, p99=17),
+    ...                   TruncationReport(texts=10, truncated=0, max_length=128, longest=25, p99=21))
+    24
+    """
+    if not reports:
+        raise ValueError("fitted_max_length needs at least one TruncationReport. Received: none")
+    multiple, limit = check_positive_int("multiple", multiple), check_positive_int("limit", limit)
+    p99 = max(report.p99 for report in reports)
+    return min(limit, max(multiple, -(-p99 // multiple) * multiple))
 
 
 def translation_dataset(

@@ -54,3 +54,29 @@ def test_generate_texts_keeps_the_prompt_and_fits_the_context():
     # (Seed 2: with seed 1 this untrained model samples the padding id, which decodes to nothing.)
     assert len(texts[0]) == 12 and texts[0].startswith("bcdefabcdef") and texts[1].startswith("dd")
     assert language_model.default_prompt("tail of a line\nKING:\nspeech\n") == "KING:\n"
+
+
+def test_translation_max_length_comes_from_the_training_lengths(tmp_path, capsys):
+    """Without --max-length a run fits 99% of its training pairs, rounded up to a multiple of 8."""
+    import re
+
+    from kerasformers.tasks import run
+
+    rng = np.random.default_rng(0)
+    words = ["uno", "dos", "tres", "cuatro", "cinco", "seis"]
+    lines = []
+    for i in range(300):
+        count = 30 if i % 100 == 0 else int(rng.integers(2, 6))  # 1% long sentences, about 150 characters
+        source = " ".join(rng.choice(words, count))
+        lines.append(f"{source.replace('uno', 'one')}\t{source}")
+    data = tmp_path / "pairs.tsv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("translation", data=data, tokenizer="char", epochs=1, steps_per_epoch=2, batch_size=16,
+                 eval_size=8, num_layers=1, model_dim=32, num_heads=2, hidden_dim=64, plots=False, export=False,
+                 output=tmp_path / "run")
+    printed = capsys.readouterr().out
+    chosen = int(re.search(r"--max-length (\d+): from the data", printed).group(1))
+    assert chosen % 8 == 0 and chosen < 100  # the short sentences' length, not the outliers'
+    cut = [float(share) for share in re.findall(rf"max_length {chosen} cuts ([\d.]+)% of", printed)]
+    assert len(cut) == 2 and 0 < max(cut) <= 1.5  # the long ones are cut, 99% fit
+    assert keras.saving.load_model(result.model_path).max_length == chosen

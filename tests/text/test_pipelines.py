@@ -421,6 +421,23 @@ def test_truncation_report_counts_the_texts_a_limit_cuts():
         truncation_report(tokenizer, texts, 0)
 
 
+def test_a_report_counts_again_at_another_limit_and_fits_a_length():
+    from kerasformers.text import TruncationReport, fitted_max_length
+
+    tokenizer = word_tokenizer(["a"])
+    texts = ["a " * n for n in range(1, 101)]  # 1 .. 100 ids
+    report = truncation_report(tokenizer, texts, 128)
+    for limit in (5, 50, 99):
+        assert report.with_max_length(limit) == truncation_report(tokenizer, texts, limit)
+    assert fitted_max_length(report) == 104  # p99 100, rounded up to a multiple of 8
+    assert fitted_max_length(report, limit=64) == 64
+    assert fitted_max_length(truncation_report(tokenizer, texts[:3], 128)) == 8  # at least one multiple
+    with pytest.raises(ValueError, match="no per-text lengths"):
+        TruncationReport(texts=1, truncated=0, max_length=8, longest=3, p99=3).with_max_length(4)
+    with pytest.raises(ValueError, match="at least one TruncationReport"):
+        fitted_max_length()
+
+
 def test_tasks_warn_when_the_limit_cuts_most_texts(capsys):
     from kerasformers.tasks import base
     from kerasformers.text import TruncationReport
