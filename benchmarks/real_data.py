@@ -129,10 +129,8 @@ def translation(data_dir, steps, seed):
         return tf.data.Dataset.from_tensor_slices((src, tgt)).batch(batch).map(preprocess)
 
     def our_data(src, tgt, bucket=True, shuffle=True):
-        data = text.translation_dataset(src, tgt, source_tokenizer, target_tokenizer, batch, length,
+        return text.translation_dataset(src, tgt, source_tokenizer, target_tokenizer, batch, length,
                                         shuffle=shuffle, seed=seed, bucket=bucket)
-        return data.map(lambda x, y: ({"encoder_token_ids": x["encoder_token_ids"],
-                                       "decoder_token_ids": x["decoder_token_ids"]}, y))
 
     recipe = keras_io_nmt_model(source_tokenizer, target_tokenizer)
     recipe.compile("rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])  # as published

@@ -148,7 +148,7 @@ class Translation(base.Task):
                          max_length="32 with --demo, else what 99%% of the training sentences fit in, "
                                     "a multiple of 8, at most 128")
     data_help = "tab-separated sentence pairs (default: Tatoeba Spanish→English, from ../shared/data or downloaded)"
-    demo_help = 'train on generated date pairs ("March 3rd, 2021" → "2021-03-03"): no download, about a minute'
+    demo_help = 'train on generated date pairs ("March 3rd, 2021" → "2021-03-03"): no download, a minute or two'
     exports = True
     recipe = dict(label_smoothing=0.1)
     inference_command = "translate"

@@ -13,13 +13,13 @@ Example:
 from kerasformers.text.pipelines import (
     bucket_lengths,
     classification_dataset,
+    fitted_max_length,
     language_model_dataset,
     split,
     split_sentences,
     split_text,
     translation_dataset,
     truncation_report,
-    fitted_max_length,
     TruncationReport,
 )
 from kerasformers.text.readers import (
@@ -72,6 +72,7 @@ __all__ = [
     "classification_dataset",
     "decode",
     "encode",
+    "fitted_max_length",
     "language_model_dataset",
     "load_tokenizer",
     "make_tokenizer",
@@ -90,6 +91,5 @@ __all__ = [
     "train_word_piece",
     "translation_dataset",
     "truncation_report",
-    "fitted_max_length",
     "TruncationReport",
 ]

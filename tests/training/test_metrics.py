@@ -133,3 +133,7 @@ def test_perplexity_weighs_every_token_of_a_sequence_by_its_sample_weight():
     log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     nll = -np.array([log_probs[0, 0, 1], log_probs[0, 1, 2], log_probs[1, 0, 3]])
     np.testing.assert_allclose(float(weighted.result()), np.exp((nll * [1, 1, 3]).sum() / 5), rtol=1e-5)
+    unmasked, unmasked_per_token = Perplexity(mask_token_id=None), Perplexity(mask_token_id=None)
+    unmasked.update_state(labels, logits, sample_weight=np.array([1.0, 3.0]))  # every token counts, padding too
+    unmasked_per_token.update_state(labels, logits, sample_weight=np.repeat([[1.0], [3.0]], 3, axis=1))
+    np.testing.assert_allclose(float(unmasked.result()), float(unmasked_per_token.result()), rtol=1e-6)
