@@ -170,6 +170,7 @@ def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=No
     lengths, limits = ops.cast(lengths, "int32"), ops.cast(limits, "int32")
     start = ops.min(lengths)
     cache = () if cache is None else cache  # a loop variable cannot be None
+    rows = ops.arange(ops.shape(buffer)[0], dtype="int32")
 
     def loop(sample):
         def cond(index, buffer, cache, done):
@@ -179,7 +180,9 @@ def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=No
             logits, _, cache = next(buffer, cache, index)
             generating = ops.logical_and(index >= lengths, ops.logical_not(done))
             token = ops.where(generating, sample(logits, index), ops.take(buffer, index, axis=1))
-            buffer = ops.slice_update(buffer, [0, index], token[:, None])
+            # A scatter, not `ops.slice_update`: TensorFlow's dynamic-update-slice is an XLA-only op, slow in a
+            # graph without XLA (TF Serving's default).
+            buffer = ops.scatter_update(buffer, ops.stack([rows, ops.full_like(rows, index)], axis=1), token)
             finished = index + 1 >= limits
             if end_token_id is not None:
                 finished = ops.logical_or(finished, ops.logical_and(generating, token == end_token_id))

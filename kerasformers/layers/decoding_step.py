@@ -11,11 +11,18 @@ per token of a small model.
 `DecoderStep` is the same computation for one token as a `(batch,
 model_dim)` matrix, written in `keras.ops`: the kernels are read, cast,
 reshaped and concatenated once, when the step is made (outside the loop), and
-each layer runs a handful of 2-D matmuls and batched attention matmuls. Its
-caches hold keys as `(batch, heads, head_dim, length)` and values as
-`(batch, heads, length, head_dim)`, so that scores and weighted values are
-single batched matmuls with no transpose per step; `step_cache` converts a
-layer's `(batch, length, heads, head_dim)` cache once.
+each layer runs a handful of 2-D matmuls. Its caches hold keys and values as
+`(batch, heads, length, head_dim)` (`step_cache` converts a layer's cache
+once). Without XLA, three kinds of kernel cost tens of microseconds each on
+tensors this small, several times the rest of a step at batch 1: XLA-only ops
+(`ops.slice_update` is TensorFlow's `XlaDynamicUpdateSlice`, which a graph
+without XLA runs through XLA's on-demand launch at every call), and oneDNN's
+batched matmul and softmax. So the step writes its key and value with one
+`ops.scatter_update` per cache, computes the softmax from `exp` and sums, and
+while the cache is small (`PRODUCTS_MAX_ELEMENTS`) attends with elementwise
+products and sums (for one query, scores and weighted values are
+matrix-vector products); above it, with batched matmuls, whose fixed cost is
+then smaller than the products' temporaries.
 
 The step equals `TransformerDecoderLayer.call` with a cache (dropout off) to
 float32 rounding; `decoder_step_supported` says when it applies: float32
@@ -27,6 +34,10 @@ import keras
 from keras import ops
 
 NEG = -1e9  # masked scores, as in MultiHeadAttention
+# Attention by elementwise products while the cache holds fewer elements than this (batch * heads * length *
+# head_dim), by batched matmuls from there: products avoid the batched-matmul kernel's fixed cost (tens of microseconds
+# without XLA), matmuls the products' temporaries. Measured in docs/benchmarks.md ("The fused step").
+PRODUCTS_MAX_ELEMENTS = 1 << 17
 
 
 def read(variable):
@@ -120,8 +131,8 @@ class DecoderStep:
 
     Call arguments:
         x: float32 `(batch, model_dim)`, the token's input to the layer.
-        cache: `(keys, values)`: `(batch, heads, head_dim, max_length)`
-            and `(batch, heads, max_length, head_dim)` (see `step_cache`).
+        cache: `(keys, values)`, both `(batch, heads, max_length,
+            head_dim)` (see `step_cache`).
         index: int32 scalar, the token's position: its key and value are
             written there.
         mask: boolean, broadcastable to `(batch, 1, 1, max_length)`: the
@@ -131,11 +142,13 @@ class DecoderStep:
             is padding (its attention outputs are zero, as the layer's query
             mask makes them).
         cross: None, or `(keys, values, source_mask, source_visible)`: the
-            cross-attention cache in the layout above (see `step_cache`), the
-            boolean source mask `(batch, 1, 1,
-            source_length)` and float `(batch, 1)`: 0 for a row without any
-            source token (its cross-attention outputs are zero, as in the
-            layer).
+            cross-attention cache in the layout above (see `step_cache`),
+            the boolean source mask `(batch, 1, 1, source_length)` and float
+            `(batch, 1)`: 0 for a row without any source token (its
+            cross-attention outputs are zero, as in the layer).
+        write_at: None, or `write_positions(batch, heads, index)`: pass it
+            to share one across the layers of a step; made from `index`
+            when None.
 
     Returns:
         `(outputs, cache)`: `(batch, model_dim)` and the updated cache.
@@ -148,7 +161,7 @@ class DecoderStep:
     >>> cache = step_cache(layer.self_attention.init_cache(1, 4))
     >>> out, cache = step(keras.ops.ones((1, 16)), cache, 0, mask=keras.ops.arange(4) <= 0)
     >>> tuple(out.shape), tuple(cache[0].shape), tuple(cache[1].shape)
-    ((1, 16), (1, 2, 8, 4), (1, 2, 4, 8))
+    ((1, 16), (1, 2, 4, 8), (1, 2, 4, 8))
     """
 
     def __init__(self, layer):
@@ -185,25 +198,44 @@ class DecoderStep:
         return norm(x + sublayer(x))
 
     def _attend(self, q, keys, values, mask, query_visible, output, scale):
-        """q `(batch, heads, 1, key_dim)`, keys `(batch, heads, key_dim, length)`, values `(batch, heads, length, dim)`."""
-        scores = ops.matmul(q, keys) * scale  # (batch, heads, 1, length)
-        scores = ops.where(mask, scores, NEG)
-        out = ops.matmul(ops.softmax(scores, axis=-1), values)  # (batch, heads, 1, value_dim)
-        out = ops.reshape(out, (-1, self.heads * values.shape[-1]))
+        """q `(batch, heads, 1, key_dim)`, keys `(batch, heads, length, key_dim)`, values `(batch, heads, length, dim)`."""
+        heads, length, dim = values.shape[1:]
+
+        def softmax(scores):  # (batch, heads, 1, length); explicit: no softmax kernel
+            scores = ops.where(mask, scores * scale, NEG)
+            scores = ops.exp(scores - ops.max(scores, axis=-1, keepdims=True))
+            return scores / ops.sum(scores, axis=-1, keepdims=True)
+
+        def by_products():  # elementwise products and sums: no batched-matmul kernel
+            weights = softmax(ops.reshape(ops.sum(q * keys, axis=-1), (-1, heads, 1, length)))
+            return ops.sum(ops.reshape(weights, (-1, heads, length, 1)) * values, axis=2)  # (batch, heads, dim)
+
+        def by_matmuls():  # batched matmuls: no (batch, heads, length, dim) temporaries
+            weights = softmax(ops.einsum("bhqd,bhld->bhql", q, keys))
+            return ops.reshape(ops.matmul(weights, values), (-1, heads, dim))
+
+        row = heads * length * max(dim, q.shape[-1])  # elements of one row's keys or values
+        if q.shape[0] is not None:  # a static batch: decided when traced
+            out = by_products() if q.shape[0] * row < PRODUCTS_MAX_ELEMENTS else by_matmuls()
+        else:  # decided at every step, by a conditional whose branches run only when taken
+            out = ops.cond(ops.shape(q)[0] * row < PRODUCTS_MAX_ELEMENTS, by_products, by_matmuls)
+        out = ops.reshape(out, (-1, heads * dim))
         if query_visible is not None:
             out = out * query_visible
         return _affine(out, *output)
 
-    def __call__(self, x, cache, index, mask, query_visible=None, cross=None):
+    def __call__(self, x, cache, index, mask, query_visible=None, cross=None, write_at=None):
         heads, kd, vd = self.heads, self.key_dim, self.value_dim
         keys, values = cache
+        if write_at is None:
+            write_at = write_positions(ops.shape(x)[0], heads, index)
 
         def self_attend(x):
             y = _affine(x, self.qkv, self.qkv_bias)  # (batch, heads * (2 kd + vd))
             q, k, v = ops.split(y, [heads * kd, 2 * heads * kd], axis=-1)
             nonlocal keys, values
-            keys = ops.slice_update(keys, [0, 0, 0, index], ops.reshape(k, (-1, heads, kd, 1)))
-            values = ops.slice_update(values, [0, 0, index, 0], ops.reshape(v, (-1, heads, 1, vd)))
+            keys = ops.scatter_update(keys, write_at, ops.reshape(k, (-1, kd)))  # (batch * heads, kd) at write_at
+            values = ops.scatter_update(values, write_at, ops.reshape(v, (-1, vd)))
             q = ops.reshape(q, (-1, heads, 1, kd))
             return self._attend(q, keys, values, mask, query_visible, self.output, self.scale)
 
@@ -225,11 +257,25 @@ class DecoderStep:
         return self._residual(x, feed_forward, self.feed_forward_norm), (keys, values)
 
 
+def write_positions(batch, heads, index):
+    """`ops.scatter_update` indices that write position `index` of every row and head: int32 `(batch * heads, 3)`.
+
+    Example:
+    >>> keras.ops.convert_to_numpy(write_positions(2, 1, 5)).tolist()
+    [[0, 0, 5], [1, 0, 5]]
+    """
+    rows = ops.reshape(ops.broadcast_to(ops.arange(batch, dtype="int32")[:, None], (batch, heads)), (-1,))
+    columns = ops.reshape(ops.broadcast_to(ops.arange(heads, dtype="int32")[None, :], (batch, heads)), (-1,))
+    return ops.stack([rows, columns, ops.full_like(rows, index)], axis=-1)
+
+
 def step_cache(cache):
     """A layer's `(keys, values)` cache, both `(batch, length, heads, dim)`, in `DecoderStep`'s layout.
 
     Returns:
-        keys `(batch, heads, dim, length)` and values `(batch, heads, length, dim)`.
+        keys and values, both `(batch, heads, length, dim)`: one token's key
+        and value are a `(batch, heads, dim)` scatter, and its scores and
+        weighted values need no transpose per step.
     """
     keys, values = cache
-    return ops.transpose(keys, (0, 2, 3, 1)), ops.transpose(values, (0, 2, 1, 3))
+    return ops.transpose(keys, (0, 2, 1, 3)), ops.transpose(values, (0, 2, 1, 3))

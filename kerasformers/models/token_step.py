@@ -20,8 +20,9 @@ from kerasformers.layers.decoding_step import (
     decoder_step_supported,
     layer_norm_supported,
     read,
+    step_cache,
+    write_positions,
 )
-from kerasformers.layers.decoding_step import step_cache as _layer_step_cache
 
 
 def _quantized(layer):
@@ -126,14 +127,16 @@ class TokenStep:
             self_caches, cross_caches, source_mask, target_mask = cache
             source_mask = ops.cast(source_mask, "bool")
             source_visible = ops.cast(ops.any(source_mask, axis=-1, keepdims=True), "float32")  # (batch, 1)
-            cross = tuple((*_layer_step_cache(c), source_mask[:, None, None, :], source_visible) for c in cross_caches)
-            self.cache = (tuple(_layer_step_cache(c) for c in self_caches), cross, ops.cast(target_mask, "bool"))
+            cross = tuple((*step_cache(c), source_mask[:, None, None, :], source_visible) for c in cross_caches)
+            self.cache = (tuple(step_cache(c) for c in self_caches), cross, ops.cast(target_mask, "bool"))
         else:
-            self.cache = tuple(_layer_step_cache(c) for c in cache)
+            self.cache = tuple(step_cache(c) for c in cache)
 
     def __call__(self, token_ids, cache, index):
         token_ids = ops.cast(token_ids, "int32")
         x = self.embedding(token_ids, index)  # (batch, dim)
+        batch = ops.shape(token_ids)[0]
+        write_at = {heads: write_positions(batch, heads, index) for heads in {layer.heads for layer in self.layers}}
         query_visible = None
         mask = self.positions <= index  # causal: (length,)
         cross = [None] * len(self.layers)
@@ -143,13 +146,15 @@ class TokenStep:
         if self.seq2seq:
             self_caches, cross, target_mask = cache
             # Which cached target positions hold a real token (as `call_with_cache` records them).
-            target_mask = ops.slice_update(target_mask, [0, index], real[:, None])
+            rows = ops.arange(batch, dtype="int32")
+            target_mask = ops.scatter_update(target_mask, ops.stack([rows, ops.full_like(rows, index)], axis=1), real)
             mask = ops.logical_and(target_mask, mask)[:, None, None, :]
         else:
             self_caches = cache
         new_caches = []
         for layer, layer_cache, layer_cross in zip(self.layers, self_caches, cross):
-            x, layer_cache = layer(x, layer_cache, index, mask, query_visible, layer_cross)
+            x, layer_cache = layer(x, layer_cache, index, mask, query_visible, layer_cross,
+                                   write_at=write_at[layer.heads])
             new_caches.append(layer_cache)
         logits = self.head(x)
         new_caches = tuple(new_caches)

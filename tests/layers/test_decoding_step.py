@@ -31,10 +31,17 @@ def source_cache(layer):
     return keys, values, mask, ops.ones((2, 1))
 
 
+@pytest.fixture(params=["products", "matmuls"])
+def attention_by(request, monkeypatch):
+    """Runs the test with the attention by elementwise products, then by batched matmuls."""
+    monkeypatch.setattr(decoding_step, "PRODUCTS_MAX_ELEMENTS", 1 << 30 if request.param == "products" else 0)
+    return request.param
+
+
 @pytest.mark.parametrize("cross", [False, True])
 @pytest.mark.parametrize("options", [{}, {"normalize_first": True, "activation": "gelu_approximate"},
                                      {"key_dim": 6, "value_dim": 5, "use_bias": False}])
-def test_step_equals_the_cached_layer(cross, options):
+def test_step_equals_the_cached_layer(cross, options, attention_by):
     layer = layer_with(cross, **options)
     step = DecoderStep(layer)
     cache = layer.self_attention.init_cache(2, 6)
@@ -54,7 +61,7 @@ def test_step_equals_the_cached_layer(cross, options):
         np.testing.assert_allclose(ops.convert_to_numpy(ours), ops.convert_to_numpy(theirs), atol=TOLERANCE)
 
 
-def test_padding_query_gives_zero_attention_like_the_query_mask():
+def test_padding_query_gives_zero_attention_like_the_query_mask(attention_by):
     layer = layer_with(cross=True)
     step = DecoderStep(layer)
     cache = layer.self_attention.init_cache(2, 6)
@@ -69,7 +76,7 @@ def test_padding_query_gives_zero_attention_like_the_query_mask():
     np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected)[:, 0], atol=TOLERANCE)
 
 
-def test_a_source_without_tokens_gives_zero_cross_attention_like_the_layer():
+def test_a_source_without_tokens_gives_zero_cross_attention_like_the_layer(attention_by):
     layer = layer_with(cross=True)
     empty = np.zeros((2, 9), bool)
     empty[0] = True  # row 1 has no source token
@@ -81,6 +88,41 @@ def test_a_source_without_tokens_gives_zero_cross_attention_like_the_layer():
     got, _ = DecoderStep(layer)(TARGET[:, 0], step_cache(layer.self_attention.init_cache(2, 6)), 0,
                                 mask=ops.arange(6) <= 0, cross=(keys, values, empty[:, None, None, :], visible))
     np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected)[:, 0], atol=TOLERANCE)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="a TensorFlow graph with an unknown batch")
+def test_with_an_unknown_batch_each_call_chooses_the_attention_by_the_cache_size(monkeypatch):
+    import tensorflow as tf
+
+    layer = layer_with(cross=True)
+    step = DecoderStep(layer)
+    # A row's self-attention cache holds 4 heads * 6 positions * 4 dims (its cross-attention cache 4 * 9 * 4):
+    # one row attends by products, two rows by matmuls.
+    monkeypatch.setattr(decoding_step, "PRODUCTS_MAX_ELEMENTS", 4 * 9 * 4 + 1)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 16]), tf.TensorSpec([None, 9, 12]), tf.TensorSpec([None, 9], tf.bool)])
+    def run(target, source, source_mask):
+        batch = tf.shape(target)[0]
+        cache = step_cache(layer.self_attention.init_cache(batch, 6))
+        cross = (*step_cache(layer.compute_cross_attention_cache(source)), source_mask[:, None, None, :],
+                 ops.ones((batch, 1)))
+        return step(target, cache, 0, mask=ops.arange(6) <= 0, cross=cross)[0]
+
+    for rows in (1, 2):
+        expected, _ = layer(TARGET[:rows, :1], self_attention_cache=layer.self_attention.init_cache(rows, 6),
+                            self_attention_cache_update_index=0,
+                            cross_attention_cache=layer.compute_cross_attention_cache(SOURCE[:rows]),
+                            encoder_padding_mask=SOURCE_PADDING[:rows])
+        got = run(TARGET[:rows, 0], SOURCE[:rows], SOURCE_PADDING[:rows])
+        np.testing.assert_allclose(ops.convert_to_numpy(got), ops.convert_to_numpy(expected)[:, 0], atol=TOLERANCE)
+    graph = run.get_concrete_function().graph.as_graph_def()
+    branches = {f.signature.name: {n.op for n in f.node_def} for f in graph.library.function}
+    conditionals = [n for n in graph.node if n.op in ("If", "StatelessIf")]
+    assert len(conditionals) == 2  # self- and cross-attention
+    for node in conditionals:
+        products, matmuls = (branches[node.attr[b].func.name] for b in ("then_branch", "else_branch"))
+        assert "Sum" in products and not products & {"BatchMatMulV2", "Einsum"}
+        assert matmuls & {"BatchMatMulV2", "Einsum"}
 
 
 def test_lora_weights_are_part_of_the_step():

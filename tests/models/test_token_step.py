@@ -9,7 +9,7 @@ import pytest
 from keras import ops
 
 import kerasformers as kf
-from kerasformers.generation import build_generate_function, generate, resolve_sampler, translate
+from kerasformers.generation import build_generate_function, build_translate_function, generate, resolve_sampler, translate
 
 TOLERANCE = 1e-5  # float32 logits, same weights
 
@@ -94,20 +94,25 @@ def test_fused_generation_equals_recomputing_generation():
                                       translate(seq2seq, sources, max_length=6, use_cache=False, **sampler))
 
 
-def loop_ops(model):
-    """Non-constant ops in the body of the greedy decoding loop, traced as an (uncompiled) graph.
+def loop_bodies(model):
+    """Op counts of the bodies of the greedy decoding loop, traced as an (uncompiled) graph.
 
-    The seeded sampler's graph holds two loops (greedy rows only, or sampling); the greedy one has fewer ops.
+    The seeded sampler's graph holds two loops (greedy rows only, or sampling).
     """
     import tensorflow as tf
 
     run = build_generate_function(model, resolve_sampler("greedy")[1](), prompt_length=4, max_new_tokens=8)
     graph = tf.function(run).get_concrete_function(
         tf.TensorSpec([None, 12], tf.int32), tf.TensorSpec([None], tf.int32)).graph.as_graph_def()
-    counts = {f.signature.name: collections.Counter(n.op for n in f.node_def) for f in graph.library.function
-              if "while_body" in f.signature.name}
-    assert len(counts) == 2, list(counts)
-    return min(sum(body.values()) - body["Const"] for body in counts.values())
+    counts = [collections.Counter(n.op for n in f.node_def) for f in graph.library.function
+              if "while_body" in f.signature.name]
+    assert len(counts) == 2, len(counts)
+    return counts
+
+
+def loop_ops(model):
+    """Non-constant ops in the body of the greedy loop (the one of the two with fewer ops)."""
+    return min(sum(body.values()) - body["Const"] for body in loop_bodies(model))
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="counts TensorFlow graph ops")
@@ -117,6 +122,29 @@ def test_the_fused_loop_runs_under_half_the_ops_per_token(monkeypatch):
     monkeypatch.setattr(model, "token_step", lambda cache: None)  # the layers' call_with_cache
     layers = loop_ops(model)
     assert fused < 0.5 * layers, (fused, layers)
+
+
+def slow_ops_without_xla(body):
+    # Without XLA (TF Serving's default), XlaDynamicUpdateSlice runs through XLA's on-demand launch, and oneDNN's
+    # BatchMatMul and Softmax cost tens of microseconds each on one token: together most of a step's time.
+    return sorted(op for op in body if op.startswith(("Xla", "BatchMatMul", "Softmax")))
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reads TensorFlow graph ops")
+@pytest.mark.parametrize("padding_id", [None, 0])
+def test_the_fused_loops_have_no_xla_only_op_and_no_batched_matmul_or_softmax_kernel(padding_id):
+    greedy, sampling = sorted(loop_bodies(small_lm(padding_id=padding_id)), key=lambda body: sum(body.values()))
+    assert not slow_ops_without_xla(greedy)
+    assert slow_ops_without_xla(sampling) == ["Softmax"]  # top-p's probabilities over the vocabulary, once a step
+    import tensorflow as tf
+
+    for sampler in ("greedy", "beam"):
+        run = build_translate_function(small_seq2seq(), resolve_sampler(sampler, num_beams=2)[1](), max_length=6)
+        graph = tf.function(run).get_concrete_function(tf.TensorSpec([None, 5], tf.int32)).graph.as_graph_def()
+        bodies = [collections.Counter(n.op for n in f.node_def) for f in graph.library.function
+                  if "while_body" in f.signature.name]
+        assert bodies and not any(op.startswith("Xla") for body in bodies for op in body), sampler
+        assert not slow_ops_without_xla(min(bodies, key=lambda body: sum(body.values()))), sampler
 
 
 def test_generation_retraces_after_quantize_and_enable_lora():
