@@ -25,6 +25,16 @@ does with `--xla_cpu_compilation_enabled=true`. Side by side, in the same run:
    export before the fused step): time per generated token at batch 1 and 32,
    per-round medians over `--rounds` alternating rounds (min-max). Target:
    at least 2x lower per token at batch 1.
+5. The default export with each step (`--parts export-step`, not in the
+   default): part 4 measured as the issue states it, on whole default
+   exports on strings (tokenization included), both loaded in one process
+   that runs no XLA when the part runs alone (as TF Serving without its XLA
+   flag; an XLA program run in the same process slows the graph loop by
+   10-20% here).
+6. The attention threshold (`--parts threshold`, not in the default): the
+   fused step's attention by elementwise products against batched matmuls,
+   per cache size, for the language model at batch 1, 4, 8 and 32: the
+   measurement behind `decoding_step.PRODUCTS_MAX_ELEMENTS`.
 
 The models are untrained, so they rarely emit the end token: the language
 model generates all its new tokens and the translator decodes to its maximum
@@ -35,6 +45,8 @@ Usage (from the repository root)::
     python benchmarks/serving.py              # 10 timed calls per setting (~15 min)
     python benchmarks/serving.py --calls 5 --parts latency
     python benchmarks/serving.py --parts step --rounds 7   # fused step against the layers' step (~5 min)
+    python benchmarks/serving.py --parts export-step --rounds 5 --calls 5   # the same on whole exports (~5 min)
+    python benchmarks/serving.py --parts threshold --rounds 5 --calls 5   # products against matmuls (~4 min)
 """
 
 import argparse
@@ -331,10 +343,100 @@ def step_part(corpora_, calls, rounds):
     return rows
 
 
+def export_step_part(corpora_, calls, rounds, tmp):
+    """Per-token time of default (non-XLA) exports with the fused step and with `call_with_cache`, alternated.
+
+    The issue's measure (strings in, tokenization included), in a process
+    that runs no XLA when this part runs alone, as TF Serving without
+    `--xla_cpu_compilation_enabled`.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasformers.export import export_for_serving, load_signature
+
+    rows = []
+    for task in ("language_model", "translator"):
+        for new_tokens in (32, 128):
+            keras.utils.set_random_seed(0)
+            model, endpoints, strings, _ = build(task, *corpora_, new_tokens=new_tokens)
+            folder = pathlib.Path(tmp) / f"export-step-{task}-{new_tokens}"
+            signatures = {"fused": load_signature(export_for_serving(model, folder / "fused", endpoints(model),
+                                                                     warmup=False))}
+            model.token_step = lambda cache: None  # the export's loop falls back to call_with_cache
+            signatures["layers"] = load_signature(export_for_serving(model, folder / "layers", endpoints(model),
+                                                                     warmup=False))
+            del model.token_step
+            for batch in (1, 32):
+                inputs = {input_name(task): tf.constant(strings[:batch])}
+                per_round = {kind: [] for kind in signatures}
+                for _ in range(rounds):
+                    for kind, signature in signatures.items():
+                        per_round[kind].append(np.median(timings(lambda: signature(**inputs), calls)) / new_tokens)
+                fused, layers = (np.asarray(per_round[k]) * 1e3 for k in ("fused", "layers"))
+                ratios = layers / fused
+                rows.append([task, new_tokens, batch, f"{np.median(layers):.3f} ({layers.min():.3f}-{layers.max():.3f})",
+                             f"{np.median(fused):.3f} ({fused.min():.3f}-{fused.max():.3f})",
+                             f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"])
+                print(f"  done: export step {task}, {new_tokens} tokens, batch {batch}", flush=True)
+    return rows
+
+
+def threshold_part(corpora_, calls, rounds):
+    """The fused step's attention by elementwise products against batched matmuls, per cache size (language model).
+
+    `PRODUCTS_MAX_ELEMENTS` is where the two cross: this part times the
+    default export's loop (greedy, token ids, no XLA) with each forced.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from kerasformers.generation import build_generate_function, resolve_sampler
+    from kerasformers.layers import decoding_step
+
+    rows, default = [], decoding_step.PRODUCTS_MAX_ELEMENTS
+    try:
+        for new_tokens in (32, 128):
+            keras.utils.set_random_seed(0)
+            model, _, _, python_call = build("language_model", *corpora_, new_tokens=new_tokens)
+            for batch in (1, 4, 8, 32):
+                ids = python_call(batch).ids
+                width = ids.shape[1]
+                buffer = np.zeros((batch, width + new_tokens), "int32")
+                buffer[:, :width] = ids
+                args = (tf.constant(buffer), tf.constant(np.maximum((ids != 0).sum(1), 1).astype("int32")))
+                loops = {}
+                for path, limit in (("products", 1 << 40), ("matmuls", 0)):
+                    decoding_step.PRODUCTS_MAX_ELEMENTS = limit
+                    run = tf.function(build_generate_function(model, resolve_sampler("greedy")[1](), width,
+                                                              new_tokens))
+                    run(*args)  # traced now, with this path
+                    loops[path] = run
+                per_round = {path: [] for path in loops}
+                for _ in range(rounds):
+                    for path, run in loops.items():
+                        per_round[path].append(np.median(timings(lambda: run(*args), calls)) / new_tokens * 1e3)
+                config = model.get_config()
+                heads, head_dim = config["num_heads"], config["model_dim"] // config["num_heads"]
+                elements = batch * heads * (width + new_tokens) * head_dim
+                products, matmuls = (np.asarray(per_round[p]) for p in ("products", "matmuls"))
+                rows.append([new_tokens, batch, f"{elements:,}", f"{np.median(products):.3f} ({products.min():.3f}-"
+                             f"{products.max():.3f})", f"{np.median(matmuls):.3f} ({matmuls.min():.3f}-"
+                             f"{matmuls.max():.3f})", "products" if elements < default else "matmuls"])
+                print(f"  done: threshold, {new_tokens} tokens, batch {batch}", flush=True)
+    finally:
+        decoding_step.PRODUCTS_MAX_ELEMENTS = default
+    return rows
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=10, help="timed calls per setting (after 2 warm-up calls)")
-    parser.add_argument("--parts", default="latency,cold,int8,step")
+    parser.add_argument("--parts", default="latency,cold,int8,step",
+                        help="comma-separated: latency, cold, int8, step, and (not in the default) export-step, "
+                             "threshold")
     parser.add_argument("--rounds", type=int, default=7, help="alternating rounds of the step part")
     parser.add_argument("--intra-op-threads", type=int, default=None,
                         help="TensorFlow's intra-op thread pool size (TF Serving: --tensorflow_intra_op_parallelism); "
@@ -390,6 +492,23 @@ def main(argv=None):
                                f"{args.calls} calls / new tokens, median (min-max) over {args.rounds} rounds"),
                         note=("layers' step: call_with_cache, the step every export used before the fused "
                               "token_step; both in the same process, rounds alternated."))
+        if "export-step" in parts:
+            rows = export_step_part(corpora_, args.calls, args.rounds, tmp)
+            print()
+            print_table(["task", "new tokens", "batch", "layers' step export ms/token", "fused step export ms/token",
+                         "layers / fused"], rows,
+                        title=(f"Default (non-XLA) exports on strings: per-round median of {args.calls} calls / new "
+                               f"tokens, median (min-max) over {args.rounds} rounds"),
+                        note=("Both exports of the same weights loaded in one process, rounds alternated; layers' "
+                              "step: the export's loop over call_with_cache, as before the fused token_step."))
+        if "threshold" in parts:
+            rows = threshold_part(corpora_, args.calls, args.rounds)
+            print()
+            print_table(["new tokens", "batch", "cache elements", "products ms/token", "matmuls ms/token",
+                         "PRODUCTS_MAX_ELEMENTS picks"], rows,
+                        title=(f"The fused step's attention, language model, greedy, no XLA: per-round median of "
+                               f"{args.calls} calls / new tokens, median (min-max) over {args.rounds} rounds"),
+                        note="cache elements: batch x heads x (prompt + new tokens) x head_dim, one layer's keys.")
 
 
 if __name__ == "__main__":

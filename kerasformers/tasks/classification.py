@@ -129,6 +129,9 @@ def _names(value):
 
 
 # ------------------------------------------------------------------------------ the task
+LENGTH_LIMIT = 256  # the longest --max-length chosen from the data (a classifier reads whole texts: longer than 128)
+
+
 @register
 class Classification(base.Task):
     """Labelled texts → tokenizer → `TransformerClassifier` (mean pooling) → accuracy and confusion matrix."""
@@ -140,8 +143,9 @@ class Classification(base.Task):
     default_notes = dict(
         epochs=f"4 with --demo, else 2; {PRETRAINED['epochs']} with --pretrained",
         batch_size=f"64; {PRETRAINED['batch_size']} with --pretrained",
-        max_length="32 with --demo, else 64; the checkpoint's positions with --pretrained (batches are padded "
-                   "to their longest text then)",
+        max_length=f"32 with --demo; the checkpoint's positions with --pretrained (batches are padded to their "
+                   f"longest text then); else what 99%% of the training texts fit in, a multiple of 8, at most "
+                   f"{LENGTH_LIMIT}",
         learning_rate=f"1e-3; {PRETRAINED['learning_rate']:g} with --pretrained",
     )
     data_help = "labelled TSV/CSV with a header (default: GLUE SST-2, from ../shared/data or downloaded)"
@@ -162,7 +166,8 @@ class Classification(base.Task):
     def prepare(self, options):
         fine_tuning.prepare_pretrained(self, options, "bert", PRETRAINED)
         options.epochs = options.epochs or (4 if options.demo else 2)
-        options.max_length = options.max_length or (32 if options.demo else 64)
+        if options.demo:
+            options.max_length = options.max_length or 32  # else set by build_datasets, from the training texts
         options.batch_size = options.batch_size or 64
         options.learning_rate = options.learning_rate or 1e-3
 
@@ -189,8 +194,14 @@ class Classification(base.Task):
         # validation: one shape for a compiled step (from scratch), each batch's longest in graph mode (pretrained)
         o = run.options
         frame = text.sentence_frame(run.tokenizers["text"])[0] is not None  # [CLS] ... [SEP]: two more ids
-        base.report_truncation(text.truncation_report(run.tokenizers["text"], run.data["train"].texts, o.max_length,
-                                                      extra_ids=2 if frame else 0), "training texts")
+        report = text.truncation_report(run.tokenizers["text"], run.data["train"].texts, o.max_length or LENGTH_LIMIT,
+                                        extra_ids=2 if frame else 0)
+        if o.max_length is None:  # what 99% of the training texts fit in, not a fixed guess
+            o.max_length = text.fitted_max_length(report, limit=LENGTH_LIMIT)
+            print(f"--max-length {o.max_length}: from the data (99% of training texts fit, a multiple of 8, at most "
+                  f"{LENGTH_LIMIT}; give --max-length to choose)")
+            report = report.with_max_length(o.max_length)
+        base.report_truncation(report, "training texts")
         validation_padding = "longest" if run.options.pretrained else "max_length"
         padding = "bucket" if run.options.length_buckets else validation_padding
         return labelled_datasets(run, padding, validation_padding)

@@ -80,3 +80,28 @@ def test_translation_max_length_comes_from_the_training_lengths(tmp_path, capsys
     cut = [float(share) for share in re.findall(rf"max_length {chosen} cuts ([\d.]+)% of", printed)]
     assert len(cut) == 2 and 0 < max(cut) <= 1.5  # the long ones are cut, 99% fit
     assert keras.saving.load_model(result.model_path).max_length == chosen
+
+
+def test_classification_max_length_comes_from_the_training_lengths(tmp_path, capsys):
+    """Without --max-length (and without --demo or --pretrained) a run fits 99% of its training texts."""
+    import re
+
+    from kerasformers.tasks import run
+
+    rng = np.random.default_rng(0)
+    words = ["good", "bad", "film", "plot", "great", "dull"]
+    lines = ["sentence\tlabel"]
+    for i in range(300):
+        count = 60 if i % 100 == 0 else int(rng.integers(2, 8))  # 1% long texts
+        sentence = " ".join(rng.choice(words, count))
+        lines.append(f"{sentence}\t{int('good' in sentence)}")
+    data = tmp_path / "labelled.tsv"
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("classification", data=data, epochs=1, steps_per_epoch=2, batch_size=16, num_layers=1,
+                 model_dim=32, num_heads=2, hidden_dim=64, plots=False, export=False, output=tmp_path / "run")
+    printed = capsys.readouterr().out
+    chosen = int(re.search(r"--max-length (\d+): from the data", printed).group(1))
+    assert chosen % 8 == 0 and chosen < 60  # the short texts' length, not the outliers'
+    cut = [float(share) for share in re.findall(rf"max_length {chosen} cuts ([\d.]+)% of", printed)]
+    assert len(cut) == 1 and 0 < cut[0] <= 1.5  # the long ones are cut, 99% fit
+    assert keras.saving.load_model(result.model_path).max_length == chosen
