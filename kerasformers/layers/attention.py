@@ -319,9 +319,15 @@ class MultiHeadAttention(keras.layers.Layer):
             v = self.value_dense(ops.cast(value, self.compute_dtype))
         if cache is not None and cache_update_index is not None:
             key_cache, value_cache = cache
-            start = [0, cache_update_index, 0, 0]
-            k = ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype))
-            v = ops.slice_update(value_cache, start, ops.cast(v, value_cache.dtype))
+            if k.shape[1] == 1:  # one token a row (a decoding step): a scatter, cheap with or without XLA
+                rows = ops.arange(ops.shape(key_cache)[0], dtype="int32")
+                at = ops.stack([rows, ops.full_like(rows, ops.cast(cache_update_index, "int32"))], axis=1)
+                k = ops.scatter_update(key_cache, at, ops.cast(k[:, 0], key_cache.dtype))
+                v = ops.scatter_update(value_cache, at, ops.cast(v[:, 0], value_cache.dtype))
+            else:  # a block (the prompt, once): TensorFlow's dynamic-update-slice is an XLA op, run on demand
+                start = [0, cache_update_index, 0, 0]
+                k = ops.slice_update(key_cache, start, ops.cast(k, key_cache.dtype))
+                v = ops.slice_update(value_cache, start, ops.cast(v, value_cache.dtype))
             value_mask = key_mask = None  # padding of cached positions is the caller's attention_mask
         source_length = ops.shape(k)[1]
 

@@ -131,6 +131,15 @@ def slow_ops_without_xla(body):
 
 
 @pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reads TensorFlow graph ops")
+def test_the_layers_loop_has_no_xla_only_op(monkeypatch):
+    # The loop of models without a fused step (bfloat16, int8): call_with_cache writes one token by scatter.
+    model = small_lm()
+    monkeypatch.setattr(model, "token_step", lambda cache: None)
+    for body in loop_bodies(model):
+        assert not [op for op in body if op.startswith("Xla")]
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="reads TensorFlow graph ops")
 @pytest.mark.parametrize("padding_id", [None, 0])
 def test_the_fused_loops_have_no_xla_only_op_and_no_batched_matmul_or_softmax_kernel(padding_id):
     greedy, sampling = sorted(loop_bodies(small_lm(padding_id=padding_id)), key=lambda body: sum(body.values()))
