@@ -423,12 +423,18 @@ def report_truncation(report, what):
 def fit(run, model, run_dir, callbacks=()):
     """`kerasformers.training.fit` of `model` on the run's datasets with Keras' progress bar; the history dict.
 
-    With `--steps-per-epoch` the training data repeats, so that every epoch gets its steps. Under
-    `--num-processes` each process trains on its rows of every full global batch
-    (`training.process_shard`), and only the chief shows progress and writes TensorBoard logs.
+    The training data repeats and an epoch is `--steps-per-epoch` batches, or as many batches as one
+    pass holds: one `tf.data` iterator serves the whole run. A new iterator per epoch (Keras' way with
+    a finite dataset) stalled the first step of an epoch by 2-7 s with length buckets on a 2-core
+    machine, waiting for the previous iterator's workers. Under `--num-processes` each process trains
+    on its rows of every full global batch (`training.process_shard`), and only the chief shows
+    progress and writes TensorBoard logs.
     """
     options = run.options
-    train_data = run.train_data.repeat() if options.steps_per_epoch else run.train_data
+    steps_per_epoch = options.steps_per_epoch
+    if not steps_per_epoch and int(run.train_data.cardinality()) > 0:  # a known, finite pass
+        steps_per_epoch = int(run.train_data.cardinality())
+    train_data = run.train_data.repeat() if steps_per_epoch else run.train_data
     validation_data = run.validation_data
     if run.num_processes > 1:  # each process its rows of every full batch, resuming from the same backup
         training.check_same_backup(pathlib.Path(run_dir) / training.BACKUP_DIR)
@@ -441,7 +447,7 @@ def fit(run, model, run_dir, callbacks=()):
             # it cannot run out here (with --steps-per-epoch the data repeats).
             warnings.filterwarnings("ignore", message="Your input ran out of data", category=UserWarning)
         history = training.fit(model, train_data, validation_data=validation_data, epochs=options.epochs,
-                               run_dir=run_dir, steps_per_epoch=options.steps_per_epoch, callbacks=list(callbacks),
+                               run_dir=run_dir, steps_per_epoch=steps_per_epoch, callbacks=list(callbacks),
                                checkpoint_every_steps=options.backup_every,
                                verbose=options.verbose if run.is_chief else 0, tensorboard=run.is_chief)
     return {k: [float(v) for v in values] for k, values in history.history.items()}
