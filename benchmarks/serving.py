@@ -296,10 +296,43 @@ def int8_part(corpora_, calls, tmp):
     return rows
 
 
+def alternated(functions, rounds, calls, per):
+    """`{kind: per-round medians of `calls` calls, in ms / per}` of the zero-argument `functions`, rounds alternated."""
+    import numpy as np
+
+    per_round = {kind: [] for kind in functions}
+    for _ in range(rounds):
+        for kind, function in functions.items():
+            per_round[kind].append(np.median(timings(function, calls)) / per * 1e3)
+    return {kind: np.asarray(values) for kind, values in per_round.items()}
+
+
+def spread(values, digits=3, suffix=""):
+    """'median (min-max)' of an array."""
+    import numpy as np
+
+    return (f"{np.median(values):.{digits}f}{suffix} ({values.min():.{digits}f}-{values.max():.{digits}f})")
+
+
+def against(new, old):
+    """The cells of an old-against-new comparison: old, new, old / new; each 'median (min-max)' over rounds."""
+    return [spread(old), spread(new), spread(old / new, 2, "x")]
+
+
+def prompt_buffer(ids, new_tokens):
+    """`build_generate_function`'s inputs for right-padded prompt ids: the buffer and the prompt lengths."""
+    import numpy as np
+    import tensorflow as tf
+
+    batch, width = ids.shape
+    buffer = np.zeros((batch, width + new_tokens), "int32")
+    buffer[:, :width] = ids
+    return tf.constant(buffer), tf.constant(np.maximum((ids != 0).sum(1), 1).astype("int32"))
+
+
 def step_part(corpora_, calls, rounds):
     """Per-token time of the non-XLA decoding loop with the fused step and with `call_with_cache`, alternated."""
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from kerasformers.generation import build_generate_function, build_translate_function, resolve_sampler
@@ -317,28 +350,17 @@ def step_part(corpora_, calls, rounds):
                         model.token_step = lambda cache: None  # generation falls back to call_with_cache
                     greedy = resolve_sampler("greedy")[1]()
                     if task == "language_model":
-                        width = ids.shape[1]
-                        run = tf.function(build_generate_function(model, greedy, width, new_tokens))
-                        buffer = np.zeros((batch, width + new_tokens), "int32")
-                        buffer[:, :width] = ids
-                        lengths = np.maximum((ids != 0).sum(1), 1).astype("int32")
-                        args = (tf.constant(buffer), tf.constant(lengths))
+                        run = tf.function(build_generate_function(model, greedy, ids.shape[1], new_tokens))
+                        args = prompt_buffer(ids, new_tokens)
                     else:
                         run = tf.function(build_translate_function(model, greedy, new_tokens))
                         args = (tf.constant(ids),)
                     run(*args)  # traced now, while the choice of step is in place
-                    loops[kind] = (run, args)
+                    loops[kind] = (lambda run, args: lambda: run(*args))(run, args)
                     if kind == "layers":
                         del model.token_step
-                per_round = {kind: [] for kind in loops}
-                for _ in range(rounds):
-                    for kind, (run, args) in loops.items():
-                        per_round[kind].append(np.median(timings(lambda: run(*args), calls)) / new_tokens)
-                fused, layers = (np.asarray(per_round[k]) * 1e3 for k in ("fused", "layers"))
-                ratios = layers / fused
-                rows.append([task, new_tokens, batch, f"{np.median(layers):.3f} ({layers.min():.3f}-{layers.max():.3f})",
-                             f"{np.median(fused):.3f} ({fused.min():.3f}-{fused.max():.3f})",
-                             f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"])
+                times = alternated(loops, rounds, calls, new_tokens)
+                rows.append([task, new_tokens, batch, *against(times["fused"], times["layers"])])
                 print(f"  done: step {task}, {new_tokens} tokens, batch {batch}", flush=True)
     return rows
 
@@ -351,7 +373,6 @@ def export_step_part(corpora_, calls, rounds, tmp):
     `--xla_cpu_compilation_enabled`.
     """
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from kerasformers.export import export_for_serving, load_signature
@@ -370,15 +391,9 @@ def export_step_part(corpora_, calls, rounds, tmp):
             del model.token_step
             for batch in (1, 32):
                 inputs = {input_name(task): tf.constant(strings[:batch])}
-                per_round = {kind: [] for kind in signatures}
-                for _ in range(rounds):
-                    for kind, signature in signatures.items():
-                        per_round[kind].append(np.median(timings(lambda: signature(**inputs), calls)) / new_tokens)
-                fused, layers = (np.asarray(per_round[k]) * 1e3 for k in ("fused", "layers"))
-                ratios = layers / fused
-                rows.append([task, new_tokens, batch, f"{np.median(layers):.3f} ({layers.min():.3f}-{layers.max():.3f})",
-                             f"{np.median(fused):.3f} ({fused.min():.3f}-{fused.max():.3f})",
-                             f"{np.median(ratios):.2f}x ({ratios.min():.2f}-{ratios.max():.2f})"])
+                times = alternated({kind: (lambda signature: lambda: signature(**inputs))(signature)
+                                    for kind, signature in signatures.items()}, rounds, calls, new_tokens)
+                rows.append([task, new_tokens, batch, *against(times["fused"], times["layers"])])
                 print(f"  done: export step {task}, {new_tokens} tokens, batch {batch}", flush=True)
     return rows
 
@@ -390,7 +405,6 @@ def threshold_part(corpora_, calls, rounds):
     default export's loop (greedy, token ids, no XLA) with each forced.
     """
     import keras
-    import numpy as np
     import tensorflow as tf
 
     from kerasformers.generation import build_generate_function, resolve_sampler
@@ -403,28 +417,20 @@ def threshold_part(corpora_, calls, rounds):
             model, _, _, python_call = build("language_model", *corpora_, new_tokens=new_tokens)
             for batch in (1, 4, 8, 32):
                 ids = python_call(batch).ids
-                width = ids.shape[1]
-                buffer = np.zeros((batch, width + new_tokens), "int32")
-                buffer[:, :width] = ids
-                args = (tf.constant(buffer), tf.constant(np.maximum((ids != 0).sum(1), 1).astype("int32")))
+                args = prompt_buffer(ids, new_tokens)
                 loops = {}
                 for path, limit in (("products", 1 << 40), ("matmuls", 0)):
                     decoding_step.PRODUCTS_MAX_ELEMENTS = limit
-                    run = tf.function(build_generate_function(model, resolve_sampler("greedy")[1](), width,
+                    run = tf.function(build_generate_function(model, resolve_sampler("greedy")[1](), ids.shape[1],
                                                               new_tokens))
                     run(*args)  # traced now, with this path
-                    loops[path] = run
-                per_round = {path: [] for path in loops}
-                for _ in range(rounds):
-                    for path, run in loops.items():
-                        per_round[path].append(np.median(timings(lambda: run(*args), calls)) / new_tokens * 1e3)
+                    loops[path] = (lambda run: lambda: run(*args))(run)
+                times = alternated(loops, rounds, calls, new_tokens)
                 config = model.get_config()
                 heads, head_dim = config["num_heads"], config["model_dim"] // config["num_heads"]
-                elements = batch * heads * (width + new_tokens) * head_dim
-                products, matmuls = (np.asarray(per_round[p]) for p in ("products", "matmuls"))
-                rows.append([new_tokens, batch, f"{elements:,}", f"{np.median(products):.3f} ({products.min():.3f}-"
-                             f"{products.max():.3f})", f"{np.median(matmuls):.3f} ({matmuls.min():.3f}-"
-                             f"{matmuls.max():.3f})", "products" if elements < default else "matmuls"])
+                elements = batch * heads * (ids.shape[1] + new_tokens) * head_dim
+                rows.append([new_tokens, batch, f"{elements:,}", spread(times["products"]), spread(times["matmuls"]),
+                             "products" if elements < default else "matmuls"])
                 print(f"  done: threshold, {new_tokens} tokens, batch {batch}", flush=True)
     finally:
         decoding_step.PRODUCTS_MAX_ELEMENTS = default
@@ -491,7 +497,8 @@ def main(argv=None):
                         title=(f"Decoding loop without XLA (tf.function graph, token ids): per-round median of "
                                f"{args.calls} calls / new tokens, median (min-max) over {args.rounds} rounds"),
                         note=("layers' step: call_with_cache, the step every export used before the fused "
-                              "token_step; both in the same process, rounds alternated."))
+                              "token_step (its one-token cache writes are scatters since commit d92b54f, "
+                              "XlaDynamicUpdateSlice before); both in the same process, rounds alternated."))
         if "export-step" in parts:
             rows = export_step_part(corpora_, args.calls, args.rounds, tmp)
             print()
@@ -500,7 +507,8 @@ def main(argv=None):
                         title=(f"Default (non-XLA) exports on strings: per-round median of {args.calls} calls / new "
                                f"tokens, median (min-max) over {args.rounds} rounds"),
                         note=("Both exports of the same weights loaded in one process, rounds alternated; layers' "
-                              "step: the export's loop over call_with_cache, as before the fused token_step."))
+                              "step: the export's loop over call_with_cache, as before the fused token_step (its "
+                              "one-token cache writes are scatters since commit d92b54f)."))
         if "threshold" in parts:
             rows = threshold_part(corpora_, args.calls, args.rounds)
             print()

@@ -26,6 +26,8 @@ import dataclasses
 import numpy as np
 from keras import ops
 
+from kerasformers.layers.decoding_step import write_positions
+
 NEG = -1e30  # excluded tokens' score; finite, so no NaN in the softmax
 
 
@@ -170,7 +172,7 @@ def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=No
     lengths, limits = ops.cast(lengths, "int32"), ops.cast(limits, "int32")
     start = ops.min(lengths)
     cache = () if cache is None else cache  # a loop variable cannot be None
-    rows = ops.arange(ops.shape(buffer)[0], dtype="int32")
+    batch = ops.shape(buffer)[0]
 
     def loop(sample):
         def cond(index, buffer, cache, done):
@@ -182,7 +184,7 @@ def sampling_loop(next, buffer, cache, lengths, limits, options, end_token_id=No
             token = ops.where(generating, sample(logits, index), ops.take(buffer, index, axis=1))
             # A scatter, not `ops.slice_update`: TensorFlow's dynamic-update-slice is an XLA-only op, slow in a
             # graph without XLA (TF Serving's default).
-            buffer = ops.scatter_update(buffer, ops.stack([rows, ops.full_like(rows, index)], axis=1), token)
+            buffer = ops.scatter_update(buffer, write_positions(batch, index), token)
             finished = index + 1 >= limits
             if end_token_id is not None:
                 finished = ops.logical_or(finished, ops.logical_and(generating, token == end_token_id))

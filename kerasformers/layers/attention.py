@@ -6,6 +6,7 @@ import keras
 from keras import ops
 
 from kerasformers.layers import masks as masks_lib
+from kerasformers.layers.decoding_step import write_positions
 from kerasformers.checks import (
     check_positive_int,
     check_rank,
@@ -320,8 +321,7 @@ class MultiHeadAttention(keras.layers.Layer):
         if cache is not None and cache_update_index is not None:
             key_cache, value_cache = cache
             if k.shape[1] == 1:  # one token a row (a decoding step): a scatter, cheap with or without XLA
-                rows = ops.arange(ops.shape(key_cache)[0], dtype="int32")
-                at = ops.stack([rows, ops.full_like(rows, ops.cast(cache_update_index, "int32"))], axis=1)
+                at = write_positions(ops.shape(key_cache)[0], cache_update_index)
                 k = ops.scatter_update(key_cache, at, ops.cast(k[:, 0], key_cache.dtype))
                 v = ops.scatter_update(value_cache, at, ops.cast(v[:, 0], value_cache.dtype))
             else:  # a block (the prompt, once): TensorFlow's dynamic-update-slice is an XLA op, run on demand

@@ -146,7 +146,7 @@ class DecoderStep:
             the boolean source mask `(batch, 1, 1, source_length)` and float
             `(batch, 1)`: 0 for a row without any source token (its
             cross-attention outputs are zero, as in the layer).
-        write_at: None, or `write_positions(batch, heads, index)`: pass it
+        write_at: None, or `write_positions(batch, index, heads)`: pass it
             to share one across the layers of a step; made from `index`
             when None.
 
@@ -228,7 +228,7 @@ class DecoderStep:
         heads, kd, vd = self.heads, self.key_dim, self.value_dim
         keys, values = cache
         if write_at is None:
-            write_at = write_positions(ops.shape(x)[0], heads, index)
+            write_at = write_positions(ops.shape(x)[0], index, heads)
 
         def self_attend(x):
             y = _affine(x, self.qkv, self.qkv_bias)  # (batch, heads * (2 kd + vd))
@@ -257,16 +257,28 @@ class DecoderStep:
         return self._residual(x, feed_forward, self.feed_forward_norm), (keys, values)
 
 
-def write_positions(batch, heads, index):
-    """`ops.scatter_update` indices that write position `index` of every row and head: int32 `(batch * heads, 3)`.
+def write_positions(batch, index, heads=None):
+    """`ops.scatter_update` indices that write position `index` of every row (and head), in a cache or buffer.
+
+    Args:
+        batch: int or scalar tensor, the rows.
+        index: int or int scalar tensor, the position.
+        heads: None for a `(batch, length, ...)` tensor: int32 `(batch, 2)`
+            `[row, index]` pairs. An int for a `(batch, heads, length, ...)`
+            cache: int32 `(batch * heads, 3)` `[row, head, index]` triples.
 
     Example:
-    >>> keras.ops.convert_to_numpy(write_positions(2, 1, 5)).tolist()
+    >>> keras.ops.convert_to_numpy(write_positions(2, 5)).tolist()
+    [[0, 5], [1, 5]]
+    >>> keras.ops.convert_to_numpy(write_positions(2, 5, heads=1)).tolist()
     [[0, 0, 5], [1, 0, 5]]
     """
-    rows = ops.reshape(ops.broadcast_to(ops.arange(batch, dtype="int32")[:, None], (batch, heads)), (-1,))
+    rows = ops.arange(batch, dtype="int32")
+    if heads is None:
+        return ops.stack([rows, ops.full_like(rows, ops.cast(index, "int32"))], axis=1)
+    rows = ops.reshape(ops.broadcast_to(rows[:, None], (batch, heads)), (-1,))
     columns = ops.reshape(ops.broadcast_to(ops.arange(heads, dtype="int32")[None, :], (batch, heads)), (-1,))
-    return ops.stack([rows, columns, ops.full_like(rows, index)], axis=-1)
+    return ops.stack([rows, columns, ops.full_like(rows, ops.cast(index, "int32"))], axis=-1)
 
 
 def step_cache(cache):

@@ -136,7 +136,7 @@ class TokenStep:
         token_ids = ops.cast(token_ids, "int32")
         x = self.embedding(token_ids, index)  # (batch, dim)
         batch = ops.shape(token_ids)[0]
-        write_at = {heads: write_positions(batch, heads, index) for heads in {layer.heads for layer in self.layers}}
+        write_at = {heads: write_positions(batch, index, heads) for heads in {layer.heads for layer in self.layers}}
         query_visible = None
         mask = self.positions <= index  # causal: (length,)
         cross = [None] * len(self.layers)
@@ -146,8 +146,7 @@ class TokenStep:
         if self.seq2seq:
             self_caches, cross, target_mask = cache
             # Which cached target positions hold a real token (as `call_with_cache` records them).
-            rows = ops.arange(batch, dtype="int32")
-            target_mask = ops.scatter_update(target_mask, ops.stack([rows, ops.full_like(rows, index)], axis=1), real)
+            target_mask = ops.scatter_update(target_mask, write_positions(batch, index), real)
             mask = ops.logical_and(target_mask, mask)[:, None, None, :]
         else:
             self_caches = cache

@@ -431,9 +431,8 @@ def fit(run, model, run_dir, callbacks=()):
     progress and writes TensorBoard logs.
     """
     options = run.options
-    steps_per_epoch = options.steps_per_epoch
-    if not steps_per_epoch and int(run.train_data.cardinality()) > 0:  # a known, finite pass
-        steps_per_epoch = int(run.train_data.cardinality())
+    batches = int(run.train_data.cardinality())  # one pass; negative when infinite or unknown
+    steps_per_epoch = options.steps_per_epoch or (batches if batches > 0 else None)
     train_data = run.train_data.repeat() if steps_per_epoch else run.train_data
     validation_data = run.validation_data
     if run.num_processes > 1:  # each process its rows of every full batch, resuming from the same backup

@@ -105,3 +105,29 @@ def test_classification_max_length_comes_from_the_training_lengths(tmp_path, cap
     cut = [float(share) for share in re.findall(rf"max_length {chosen} cuts ([\d.]+)% of", printed)]
     assert len(cut) == 1 and 0 < cut[0] <= 1.5  # the long ones are cut, 99% fit
     assert keras.saving.load_model(result.model_path).max_length == chosen
+
+
+def test_a_run_trains_from_one_iterator_of_repeated_data(tmp_path, monkeypatch):
+    """An epoch is one pass's batches of a repeated dataset: Keras keeps one iterator instead of one per epoch."""
+    import tensorflow as tf
+
+    from kerasformers import training
+    from kerasformers.tasks import base, run
+
+    seen = {}
+    real_fit = training.fit
+
+    class CountSteps(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen["steps"] = seen.get("steps", 0) + 1
+
+    def fit(model, train_data, **kwargs):
+        seen.update(cardinality=int(train_data.cardinality()), steps_per_epoch=kwargs["steps_per_epoch"])
+        return real_fit(model, train_data, **{**kwargs, "callbacks": [*kwargs["callbacks"], CountSteps()]})
+
+    monkeypatch.setattr(base.training, "fit", fit)
+    run("classification", demo=True, demo_size=200, epochs=2, batch_size=32, max_length=16, num_layers=1,
+                 model_dim=16, num_heads=2, hidden_dim=32, plots=False, export=False, output=tmp_path / "run")
+    assert seen["cardinality"] == tf.data.INFINITE_CARDINALITY
+    assert seen["steps_per_epoch"] >= 180 // 32  # one pass over the ~180 training texts, in buckets
+    assert seen["steps"] == 2 * seen["steps_per_epoch"]  # two epochs of one pass each
