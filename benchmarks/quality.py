@@ -250,7 +250,6 @@ def lm_task(data_dir, scale, seed, quick):
 
 # ----------------------------------------------------------------------------- SST-2
 def sst2_task(data_dir, scale, seed, quick):
-    started = time.perf_counter()
     train = text.read_labelled(data_dir / "sst2-glue" / "train.tsv")
     test = text.read_labelled(data_dir / "sst2-glue" / "dev.tsv")  # GLUE dev: the test split here
     # validation: 872 whole training sentences (as many as dev has), none of their phrases left in training.
