@@ -1,0 +1,70 @@
+"""SST-2 from scratch: our classifier's sizes compared on the validation split only (the test split is never read).
+
+The split, vocabulary, recipe and evaluation of `benchmarks/quality.py --task sst2` (872 whole training
+sentences for validation, none of their phrases in training), each size trained for a short budget
+(150 s by default: the validation accuracy peaks within the first two minutes) and evaluated every 15 s.
+It prints each size's best validation accuracy; the chosen size then runs once, side by side with the
+reference, in `quality.py`.
+
+    python benchmarks/sst2_sweep.py                  # every size, about 12 minutes
+    python benchmarks/sst2_sweep.py --sizes B C --seconds 300
+"""
+
+import argparse
+import pathlib
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+
+import quality  # noqa: E402  (first: kerasformers imports TensorFlow quietly)
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import kerasformers as kf  # noqa: E402
+from kerasformers import text  # noqa: E402
+from kerasformers.training import MaskedSparseCategoricalCrossentropy  # noqa: E402
+
+SIZES = {
+    "A": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2),  # quality.py's today
+    "B": dict(num_layers=1, model_dim=64, num_heads=2, hidden_dim=128, dropout=0.2),
+    "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),
+    "D": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.4),
+}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", type=pathlib.Path, default=quality.DEFAULT_DATA)
+    parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
+    parser.add_argument("--seconds", type=float, default=150.0)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    if not args.data_dir.is_dir():
+        sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
+    train = text.read_labelled(args.data_dir / "sst2-glue" / "train.tsv")
+    train, val = text.split_sentences(train, 872, seed=args.seed)
+    tokenizer = text.make_tokenizer("unigram", train.texts, 8000, lowercase=True)
+    val_ids = {"token_ids": text.encode(tokenizer, val.texts, 64)}
+
+    def accuracy(model):
+        probs = model.predict(val_ids, verbose=0, batch_size=256)
+        return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
+
+    for name in args.sizes:
+        size = SIZES[name]
+        keras.utils.set_random_seed(args.seed)
+        model = kf.TransformerClassifier(vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=64,
+                                         **size)
+        model.compile(keras.optimizers.AdamW(kf.training.TransformerSchedule(size["model_dim"], warmup_steps=500),
+                                             weight_decay=0.05),
+                      MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=True)
+        data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=args.seed).repeat()
+        budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, name)
+        quality._fit_steps(model, data, budget, name, lambda m: {"validation": accuracy(m)})
+        print(f"size {name} {size}: {model.count_params():,} parameters, best validation accuracy "
+              f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
