@@ -21,12 +21,10 @@ import quality  # noqa: E402  (first: kerasformers imports TensorFlow quietly)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-import kerasformers as kf  # noqa: E402
 from kerasformers import text  # noqa: E402
-from kerasformers.training import MaskedSparseCategoricalCrossentropy  # noqa: E402
 
 SIZES = {
-    "A": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2),  # quality.py's today
+    "A": quality.SST2_SIZE,  # quality.py's
     "B": dict(num_layers=1, model_dim=64, num_heads=2, hidden_dim=128, dropout=0.2),
     "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),
     "D": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.4),
@@ -54,11 +52,7 @@ def main(argv=None):
     for name in args.sizes:
         size = SIZES[name]
         keras.utils.set_random_seed(args.seed)
-        model = kf.TransformerClassifier(vocabulary_size=tokenizer.vocabulary_size(), num_classes=2, max_length=64,
-                                         **size)
-        model.compile(keras.optimizers.AdamW(kf.training.TransformerSchedule(size["model_dim"], warmup_steps=500),
-                                             weight_decay=0.05),
-                      MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=True)
+        model = quality.sst2_classifier(tokenizer, 64, size)
         data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=args.seed).repeat()
         budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, name)
         quality._fit_steps(model, data, budget, name, lambda m: {"validation": accuracy(m)})

@@ -127,7 +127,7 @@ def test_a_run_trains_from_one_iterator_of_repeated_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(base.training, "fit", fit)
     run("classification", demo=True, demo_size=200, epochs=2, batch_size=32, max_length=16, num_layers=1,
-                 model_dim=16, num_heads=2, hidden_dim=32, plots=False, export=False, output=tmp_path / "run")
+        model_dim=16, num_heads=2, hidden_dim=32, plots=False, export=False, output=tmp_path / "run")
     assert seen["cardinality"] == tf.data.INFINITE_CARDINALITY
     assert seen["steps_per_epoch"] >= 180 // 32  # one pass over the ~180 training texts, in buckets
     assert seen["steps"] == 2 * seen["steps_per_epoch"]  # two epochs of one pass each
