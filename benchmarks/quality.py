@@ -311,7 +311,9 @@ def sst2_task(data_dir, scale, seed, quick):
             "results": results}
 
 
-SST2_SIZE = dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2)  # ours, from scratch
+# Ours, from scratch: size C of benchmarks/sst2_sweep.py, chosen on validation over seeds 0-2 (best median; it ties
+# with B on the mean); until 2026-12-03 2 layers, d128, 4 heads, d_ff 256, dropout 0.2 (the sweep's A).
+SST2_SIZE = dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3)
 
 
 def sst2_classifier(tokenizer, max_length, size=None):

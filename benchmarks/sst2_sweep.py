@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 from kerasformers import text  # noqa: E402
 
 SIZES = {
-    "A": quality.SST2_SIZE,  # quality.py's
+    "A": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2),  # quality.py's until C
     "B": dict(num_layers=1, model_dim=64, num_heads=2, hidden_dim=128, dropout=0.2),
-    "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),
+    "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),  # quality.SST2_SIZE since 2026-12-03
     "D": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.4),
 }
 
