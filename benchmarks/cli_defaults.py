@@ -10,6 +10,7 @@ is the whole command: vocabulary, training, validation after every epoch, transl
 
     python benchmarks/cli_defaults.py                         # every candidate, about 50 minutes
     python benchmarks/cli_defaults.py --candidates default wide
+    python benchmarks/cli_defaults.py --quick                 # smoke run, a few minutes (not a result)
 """
 
 import argparse
@@ -52,6 +53,7 @@ def main(argv=None):
     parser.add_argument("--data-dir", type=pathlib.Path, default=DEFAULT_DATA)
     parser.add_argument("--candidates", nargs="+", choices=list(CANDIDATES), default=list(CANDIDATES))
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2,000 training pairs, 1 epoch (not a result)")
     args = parser.parse_args(argv)
     if not (args.data_dir / "anki-spa-eng" / "spa.txt").is_file():
         sys.exit(f"No Tatoeba pairs under {args.data_dir}: pass --data-dir (the shared corpora folder).")
@@ -67,7 +69,7 @@ def main(argv=None):
             output = folder / f"run_{name}"
             command = [sys.executable, "-m", "kerasformers", "train", "translation", *map(str, files),
                        "--epochs", str(args.epochs), "--output", str(output), "--no-export", "--no-plots",
-                       *CANDIDATES[name]]
+                       *CANDIDATES[name], *(["--max-pairs", "2000", "--epochs", "1"] if args.quick else [])]
             print(f"\n=== {name}: {' '.join(CANDIDATES[name]) or '(defaults)'}", flush=True)
             started = time.perf_counter()
             subprocess.run(command, check=True, cwd=ROOT)
