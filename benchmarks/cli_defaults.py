@@ -30,6 +30,8 @@ CANDIDATES = {
     # quality.py's translator size (3+3 layers, d256, 8 heads, d_ff 1024) at its batch, 2 epochs
     "wide": ["--num-layers", "3", "--model-dim", "256", "--num-heads", "8", "--hidden-dim", "1024",
              "--batch-size", "128", "--learning-rate", "2e-3"],
+    # the defaults at twice the peak learning rate
+    "lr2e-3": ["--learning-rate", "2e-3"],
     # the "small" preset (4+4 layers, d256, 4 heads, d_ff 1024) at the same batch and peak
     "small": ["--preset", "small", "--batch-size", "128", "--learning-rate", "2e-3"],
 }

@@ -76,13 +76,29 @@ def _ragged_ids(tokenizer, strings):
 
 
 def _prepend(ids, token_id):  # (batch, None) -> (batch, None), `token_id` first
-    column = tf.fill([ids.nrows(), 1], tf.constant(token_id, tf.int32))
-    return tf.concat([tf.RaggedTensor.from_tensor(column), ids], axis=1)
+    return _insert(ids, token_id, first=True)
 
 
-def _append(ids, token_id):
-    column = tf.fill([ids.nrows(), 1], tf.constant(token_id, tf.int32))
-    return tf.concat([ids, tf.RaggedTensor.from_tensor(column)], axis=1)
+def _append(ids, token_id):  # (batch, None) -> (batch, None), `token_id` last
+    return _insert(ids, token_id, first=False)
+
+
+def _insert(ids, token_id, first):
+    """`token_id` put first or last in every row of int32 ragged `(batch, None)` ids, from the flat values.
+
+    (Not `tf.concat(..., axis=1)`: a ragged concatenation along rows transposes integer
+    indices, and TensorFlow's oneDNN build then logs "oneDNN supports DT_INT64 only on
+    platforms with AVX-512" as an error line in the middle of a run.)
+    """
+    splits = tf.concat([tf.zeros([1], ids.row_splits.dtype), tf.cumsum(ids.row_lengths() + 1)], 0)
+    row = ids.value_rowids()  # each value's row: every earlier row gained one id
+    moved = tf.range(tf.size(ids.values, out_type=row.dtype), dtype=row.dtype) + row + (1 if first else 0)
+    added = splits[:-1] if first else splits[1:] - 1
+    values = tf.scatter_nd(tf.concat([moved, added], 0)[:, None],
+                           tf.concat([ids.values, tf.fill([ids.nrows()], tf.cast(token_id, ids.values.dtype))], 0),
+                           splits[-1:])
+    values.set_shape([None])  # scatter_nd does not infer the rank from a computed shape
+    return tf.RaggedTensor.from_row_splits(values, splits, validate=False)
 
 
 def _pad(ids, max_length, rows=None):

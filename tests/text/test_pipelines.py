@@ -449,3 +449,38 @@ def test_tasks_warn_when_the_limit_cuts_most_texts(capsys):
         "--max-length 29 keeps 99% whole.",
         "Length: max_length 8 cuts 50.0% of 10 targets (99% fit in 29 ids; longest 30)",
     ]
+
+
+# --- the start and end ids: put in from the flat values, equal to a ragged concatenation ----------------------
+@pytest.mark.parametrize("rows", [[[1, 2], [], [3, 4, 5]], [[], []], [[7]]])
+def test_start_and_end_ids_equal_a_ragged_concatenation(rows):
+    from kerasformers.text import pipelines
+
+    ids = tf.ragged.constant(rows, dtype=tf.int32)
+    column = tf.RaggedTensor.from_tensor(tf.fill([ids.nrows(), 1], 9))
+    for ours, reference in ((pipelines._prepend(ids, 9), tf.concat([column, ids], axis=1)),
+                            (pipelines._append(ids, 9), tf.concat([ids, column], axis=1))):
+        assert ours.to_list() == reference.to_list()
+        assert ours.row_splits.dtype == ids.row_splits.dtype and ours.dtype == tf.int32
+
+
+def test_a_translation_pipeline_logs_nothing(tmp_path):
+    """A ragged concatenation along rows made TensorFlow's oneDNN build log an error line mid-run."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import kerasformers, keras_hub\n"
+        "from kerasformers import text\n"
+        "vocabulary = ['[PAD]', '[UNK]', '[START]', '[END]', 'a', 'b']\n"
+        "tokenizer = keras_hub.tokenizers.WordPieceTokenizer(vocabulary=vocabulary, dtype='int32')\n"
+        "for bucket in (True, False):\n"
+        "    data = text.translation_dataset(['a b', 'b', 'a a b'] * 4, ['b a', 'a', 'b'] * 4, tokenizer, tokenizer,\n"
+        "                                    4, 8, bucket=bucket)\n"
+        "    print(len(list(data)))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "KERASFORMERS_VERBOSE")}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout == "3\n3\n", result.stderr
+    assert result.stderr == "", result.stderr
