@@ -17,6 +17,8 @@ TEXT_PRESETS = {
     "transformer_big": dict(num_layers=6, model_dim=1024, hidden_dim=4096, num_heads=16, dropout=0.3),
     # CPU-sized: trains in minutes on two cores.
     "small": dict(num_layers=4, model_dim=256, hidden_dim=1024, num_heads=4, dropout=0.1),
+    # the translation command's default on real corpora (chosen on Tatoeba validation pairs, docs/benchmarks.md)
+    "mini": dict(num_layers=3, model_dim=256, hidden_dim=1024, num_heads=8, dropout=0.1),
     "tiny": dict(num_layers=2, model_dim=128, hidden_dim=512, num_heads=4, dropout=0.1),
 }
 

@@ -20,7 +20,7 @@ LAYER_OPTIONS = (("num_layers", "number of layers"), ("model_dim", "model width"
                  ("num_heads", "attention heads"), ("hidden_dim", "feed-forward width"))
 
 
-DEFAULTS = {"learning_rate": 1e-3}  # shared defaults a task's `defaults` may change
+DEFAULTS = {"learning_rate": 1e-3, "preset": "tiny"}  # shared defaults a task's `defaults` may change
 
 
 def _default_text(value, unset="depends on the data"):
@@ -51,8 +51,9 @@ def build_parser(task, parser=None):
     group.add_argument("--epochs", type=positive_int, default=defaults.get("epochs"),
                        help=f"epochs ({default_help('epochs')})")
     if task.model_class is not None:
-        group.add_argument("--preset", default="tiny",
-                           help=f"model size: {', '.join(sorted(task.model_class.presets))} (default tiny)")
+        group.add_argument("--preset", default=defaults.get("preset", DEFAULTS["preset"]),
+                           help=f"model size: {', '.join(sorted(task.model_class.presets))} "
+                                f"({default_help('preset')})")
     group.add_argument("--batch-size", type=positive_int, default=defaults.get("batch_size"),
                        help=default_help("batch_size"))
     if task.sequences:

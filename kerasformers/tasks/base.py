@@ -291,9 +291,11 @@ def run(task, options=None, **overrides):
 def _start(task, options):
     """Everything before the data: checks, seed, precision, run folder."""
     given = argparse.Namespace(**vars(options))  # as the user gave them, before the task fills defaults
-    if task.model_class is not None:
+    if task.model_class is not None and options.preset is not None:  # a task's `prepare` may fill it in
         check_preset(task.model_class, options.preset)
     task.prepare(options)
+    if task.model_class is not None:
+        check_preset(task.model_class, options.preset)
     if options.plots:
         plots.check_available()
     export_dir = pathlib.Path(getattr(options, "export_dir", None) or runs.default_export_dir(task.name))

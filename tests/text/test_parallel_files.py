@@ -150,3 +150,25 @@ def test_mismatched_files_stop_the_cli_with_both_counts(tmp_path, capsys):
                        "--output", str(tmp_path / "run"), *TINY_MODEL, *FEW_STEPS])
     assert status == 2
     assert "has 3 lines and" in capsys.readouterr().err and not (tmp_path / "run" / "task.json").exists()
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (dict(demo=True), dict(preset="tiny", epochs=4, batch_size=32, learning_rate=1e-3)),
+    ({}, dict(preset="mini", epochs=2, batch_size=128, learning_rate=2e-3)),  # real corpora
+    (dict(preset="tiny", batch_size=64, learning_rate=1e-3, epochs=3),
+     dict(preset="tiny", epochs=3, batch_size=64, learning_rate=1e-3)),  # given values are kept
+])
+def test_translation_defaults_for_the_demo_and_for_real_corpora(overrides, expected):
+    from kerasformers.tasks import arguments, get_task
+
+    task = get_task("translation")
+    options = arguments.resolve(task, overrides=overrides)
+    task.prepare(options)
+    assert {name: getattr(options, name) for name in expected} == expected
+
+
+def test_translation_help_states_both_defaults(capsys):
+    assert cli.main(["train", "translation", "--help"]) == 0
+    usage = " ".join(capsys.readouterr().out.split())
+    assert "(default tiny with --demo, else mini)" in usage
+    assert "default 0.001 with --demo, else 0.002" in usage and "default 32 with --demo, else 128" in usage
