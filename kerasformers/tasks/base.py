@@ -271,8 +271,7 @@ def run(task, options=None, **overrides):
     state.train_data, state.validation_data = task.build_datasets(state)
     state.model = task.build_model(state)
     task.compile(state)
-    origin = getattr(options, "pretrained", None) or options.preset
-    print(f"{type(state.model).__name__} ({origin}): {state.model.count_params():,} parameters")
+    print(f"{type(state.model).__name__} ({model_origin(options)}): {state.model.count_params():,} parameters")
     state.history = task.fit(state)
     if state.num_processes > 1:
         # The weights are spread over every process' devices: the chief goes on alone with a copy of its own.
@@ -380,6 +379,22 @@ def _finish(state, samples, elapsed):
 
 
 # ------------------------------------------------------------------------------ shared steps
+def model_origin(options):
+    """What the model was built from, as the run prints it: a checkpoint, or a preset and the flags that change it.
+
+    Example:
+    >>> import argparse
+    >>> model_origin(argparse.Namespace(preset="mini", num_layers=1, model_dim=None, num_heads=2, hidden_dim=None))
+    'mini with --num-layers 1 --num-heads 2'
+    """
+    pretrained = getattr(options, "pretrained", None)
+    if pretrained:
+        return str(pretrained)
+    changed = [f"--{name.replace('_', '-')} {getattr(options, name)}" for name, _ in arguments.LAYER_OPTIONS
+               if getattr(options, name, None) is not None]
+    return " ".join([f"{options.preset} with" if changed else options.preset, *changed])
+
+
 def check_preset(model_class, preset):
     """Raises a ValueError listing the known presets when `preset` is not one of them (before any work)."""
     if preset not in model_class.presets:

@@ -105,6 +105,7 @@ def test_training_on_parallel_files_uses_the_given_validation_and_test_sets(tmp_
     assert "300 training, 40 validation (file), 30 test pairs (file)" in out  # no split; every test pair
     assert f"Read {train[0]} + {train[1]}: 300 records from 300 lines" in out
     assert "BLEU on 30 held-out pairs" in out
+    assert "TransformerSeq2Seq (mini with --num-layers 1 --model-dim 32 --num-heads 2 --hidden-dim 64): " in out
     assert "max_length 16 cuts" in out and "of 300 training targets ([START] or [END] included)" in out
     first_test_source = test[0].read_text().splitlines()[0]
     assert result.samples[0].startswith(first_test_source + "  →  ")
