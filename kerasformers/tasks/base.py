@@ -68,7 +68,7 @@ class Task:
         command: `"train"` (default) or `"compare"`: the CLI group.
         aliases: names older run folders used for this task.
         defaults: dict of defaults of the shared options (`epochs`,
-            `batch_size`, `max_length`, `learning_rate`, `demo_size`, ...);
+            `batch_size`, `max_length`, `learning_rate`, `demo_size`, `preset`, ...);
             None means "decided by `prepare` or by the data".
         default_notes: dict `{option: text}`: the `--help` text of a default
             left None (how `prepare` fills it).
