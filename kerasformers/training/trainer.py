@@ -1,5 +1,6 @@
 """`fit`: `model.fit` with kerasformers' default callbacks and best-weights restore."""
 
+import contextlib
 import os
 import shlex
 
@@ -96,6 +97,7 @@ def fit(
         x = train_data
         if hasattr(train_data, "element_spec"):  # tf.data: Keras ignores (and warns about) shuffle=True
             fit_kwargs.setdefault("shuffle", False)
+    build_optimizer(model)
     history = model.fit(
         x,
         validation_data=validation_data,
@@ -114,3 +116,35 @@ def fit(
         log_dir = os.path.join(run_dir, callbacks_lib.LOG_DIR)
         print(f"TensorBoard: tensorboard --logdir {shlex.quote(log_dir)}")
     return history
+
+
+def build_optimizer(model):
+    """Creates the optimizer's variables of a built, compiled `model` now, if `model.fit` would create them later.
+
+    On the TensorFlow backend without a distribution strategy, Keras creates the
+    optimizer's variables while it traces the first training step, and a
+    `tf.function` that creates variables is traced a second time. Building the
+    optimizer first saves that second trace: about 5 s of a translation demo's
+    start on a 2-core CPU (`docs/benchmarks.md`). `model.fit` builds the same
+    variables (`optimizer.build(model.trainable_variables)`) when this did not.
+    Does nothing for an unbuilt model or an optimizer already built.
+
+    Args:
+        model: a compiled `keras.Model`.
+
+    Returns:
+        bool: whether the optimizer was built by this call.
+
+    Example:
+    >>> model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    >>> model.compile(optimizer="adam", loss="mse")
+    >>> build_optimizer(model)
+    True
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or optimizer.built or not model.built or not model.trainable_variables:
+        return False
+    strategy = getattr(model, "distribute_strategy", None) if keras.backend.backend() == "tensorflow" else None
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        optimizer.build(model.trainable_variables)
+    return True
