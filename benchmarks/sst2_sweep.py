@@ -8,6 +8,10 @@ reference, in `quality.py`.
 
     python benchmarks/sst2_sweep.py                  # every size, about 12 minutes
     python benchmarks/sst2_sweep.py --sizes B C --seconds 300
+    python benchmarks/sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2   # weight averaging, size C
+
+`--ema M`: AdamW keeps Keras' moving average of the weights (`use_ema=True`, momentum M; 0: none),
+and every evaluation, and the weights kept, are the average's.
 """
 
 import argparse
@@ -36,29 +40,40 @@ def main(argv=None):
     parser.add_argument("--data-dir", type=pathlib.Path, default=quality.DEFAULT_DATA)
     parser.add_argument("--sizes", nargs="+", choices=list(SIZES), default=list(SIZES))
     parser.add_argument("--seconds", type=float, default=150.0)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+                        help="each seed is another validation fold (and initialisation)")
+    parser.add_argument("--ema", type=float, nargs="+", default=[0.0],
+                        help="moving-average momenta to compare (0: no average)")
     args = parser.parse_args(argv)
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
-    train = text.read_labelled(args.data_dir / "sst2-glue" / "train.tsv")
-    train, val = text.split_sentences(train, 872, seed=args.seed)
-    tokenizer = text.make_tokenizer("unigram", train.texts, 8000, lowercase=True)
-    val_ids = {"token_ids": text.encode(tokenizer, val.texts, 64)}
+    rows = []
+    for seed in args.seeds:
+        train = text.read_labelled(args.data_dir / "sst2-glue" / "train.tsv")
+        train, val = text.split_sentences(train, 872, seed=seed)
+        tokenizer = text.make_tokenizer("unigram", train.texts, 8000, lowercase=True)
+        val_ids = {"token_ids": text.encode(tokenizer, val.texts, 64)}
 
-    def accuracy(model):
-        probs = model.predict(val_ids, verbose=0, batch_size=256)
-        return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
+        def accuracy(model):
+            probs = model.predict(val_ids, verbose=0, batch_size=256)
+            return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
+        for name in args.sizes:
+            for ema in args.ema:
+                size, label = SIZES[name], f"{name}{f' ema {ema:g}' if ema else ''} seed {seed}"
+                keras.utils.set_random_seed(seed)
+                model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None)
+                data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed).repeat()
+                budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
+                quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)})
+                rows.append((name, ema, seed, budget.best()))
+                print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
+                      f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
+    print("\nsize | ema | best validation accuracy per seed | median")
     for name in args.sizes:
-        size = SIZES[name]
-        keras.utils.set_random_seed(args.seed)
-        model = quality.sst2_classifier(tokenizer, 64, size)
-        data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=args.seed).repeat()
-        budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, name)
-        quality._fit_steps(model, data, budget, name, lambda m: {"validation": accuracy(m)})
-        print(f"size {name} {size}: {model.count_params():,} parameters, best validation accuracy "
-              f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
-
+        for ema in args.ema:
+            values = [best for n, e, _, best in rows if (n, e) == (name, ema)]
+            print(f"{name} | {ema:g} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
 
 if __name__ == "__main__":
     main()

@@ -73,7 +73,9 @@ def build_parser(task, parser=None):
                                 "bfloat16 units (TPU, GPU >= Ampere, CPU with AVX512-BF16/AMX), else float32")
     if task.model_class is not None:
         for dest, what in LAYER_OPTIONS:
-            group.add_argument("--" + dest.replace("_", "-"), type=positive_int, help=f"override the preset's {what}")
+            note = f" ({_default_text(None, notes[dest])})" if dest in notes else ""
+            group.add_argument("--" + dest.replace("_", "-"), type=positive_int,
+                               help=f"override the preset's {what}{note}")
 
     output = parser.add_argument_group("output")
     output.add_argument("--output", metavar="DIR",

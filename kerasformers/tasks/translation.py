@@ -132,12 +132,13 @@ def load_pairs(data=None, demo=False, demo_size=4000, source_column=1, target_co
 
 # ------------------------------------------------------------------------------ the task
 LENGTH_LIMIT = 128  # the longest --max-length chosen from the data
-# The demo: 8,000 pairs, batches of 32, 4 epochs reach exact match 0.97-0.99 (seeds 0-2) where 4,000 pairs,
-# batches of 64 and 6 epochs reached 0.71-0.81. Real corpora: on Tatoeba's validation pairs the `mini` preset,
-# batches of 128 and a peak of 2e-3 reached BLEU 43.7 in 21 minutes where the earlier defaults (tiny, 64, 1e-3)
-# reached 34.8 in 11 (`benchmarks/cli_defaults.py`, docs/benchmarks.md).
-DEMO_DEFAULTS = dict(preset="tiny", epochs=4, batch_size=32, learning_rate=1e-3)
-CORPUS_DEFAULTS = dict(preset="mini", epochs=2, batch_size=128, learning_rate=2e-3)
+# The demo: one encoder and one decoder layer of the tiny preset, 8,000 pairs, batches of 32, a peak of 2e-3 and
+# 4 epochs, chosen on selection seeds (`benchmarks/demo_settings.py`): about 40 s on a 2-core CPU, where the tiny
+# preset's two layers need about 70 s for their exact match of about 0.98 (docs/benchmarks.md). Real corpora: on
+# Tatoeba's validation pairs the `mini` preset, batches of 128 and a peak of 2e-3 reached BLEU 43.7 in 21 minutes
+# where the earlier defaults (tiny, 64, 1e-3) reached 34.8 in 11 (`benchmarks/cli_defaults.py`).
+DEMO_DEFAULTS = dict(preset="tiny", num_layers=1, epochs=4, batch_size=32)  # the peak: 2e-3 for both
+CORPUS_DEFAULTS = dict(preset="mini", epochs=2, batch_size=128)
 
 
 @register
@@ -147,12 +148,12 @@ class Translation(base.Task):
     name = "translation"
     summary = __doc__.splitlines()[0]
     model_class = TransformerSeq2Seq
-    defaults = dict(demo_size=8000, epochs=None, batch_size=None, max_length=None, learning_rate=None, preset=None)
+    defaults = dict(demo_size=8000, epochs=None, batch_size=None, max_length=None, learning_rate=2e-3, preset=None)
     default_notes = dict(
         epochs=f"{DEMO_DEFAULTS['epochs']} with --demo, else {CORPUS_DEFAULTS['epochs']}",
         batch_size=f"{DEMO_DEFAULTS['batch_size']} with --demo, else {CORPUS_DEFAULTS['batch_size']}",
-        learning_rate=f"{DEMO_DEFAULTS['learning_rate']:g} with --demo, else {CORPUS_DEFAULTS['learning_rate']:g}",
         preset=f"{DEMO_DEFAULTS['preset']} with --demo, else {CORPUS_DEFAULTS['preset']}",
+        num_layers=f"{DEMO_DEFAULTS['num_layers']} with --demo and no --preset, else the preset's",
         max_length="32 with --demo, else what 99%% of the training sentences fit in, a multiple of 8, at most 128")
     data_help = "tab-separated sentence pairs (default: Tatoeba Spanish→English, from ../shared/data or downloaded)"
     demo_help = 'train on generated date pairs ("March 3rd, 2021" → "2021-03-03"): no download, a minute or two'
@@ -196,7 +197,10 @@ class Translation(base.Task):
             given = "--demo" if options.demo else f"--data={options.data!r}"
             raise ValueError(f"--source-file/--target-file give the training pairs: drop {given}.")
         options.tokenizer = options.tokenizer or ("char" if options.demo else "unigram")
-        for name, value in (DEMO_DEFAULTS if options.demo else CORPUS_DEFAULTS).items():
+        defaults = dict(DEMO_DEFAULTS if options.demo else CORPUS_DEFAULTS)
+        if options.preset is not None:  # a preset the user chose keeps its own layer count
+            defaults.pop("num_layers", None)
+        for name, value in defaults.items():
             if getattr(options, name) is None:
                 setattr(options, name, value)
         if options.demo:  # else None: chosen from the training data's lengths (`build_datasets`)
