@@ -11,7 +11,7 @@ Each run is the command as a user types it, with `--no-export` and a fresh `--ou
 held-out translations and plots; without Python's start-up); "wall" is the whole command.
 
     python benchmarks/demo_settings.py --stage select                 # every candidate on seeds 10, 11
-    python benchmarks/demo_settings.py --stage confirm --candidates old b64-lr3e-3-e3
+    python benchmarks/demo_settings.py --stage confirm --candidates old b32-lr1e-3-e4 1layer-b32-lr2e-3-e4
     python benchmarks/demo_settings.py --quick                        # smoke run, under a minute (not a result)
 """
 
@@ -27,43 +27,33 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
-# Extra flags of each candidate. Each spells out what it changes and the layer count, so that it runs the same
-# model after the --demo defaults change (since this comparison they are one layer each side: `1layer-b32-lr2e-3-e4`).
+
+def flags(layers, batch, epochs, peak, pairs=8000, *extra):
+    """A candidate's flags. Each spells out its preset and layer count, so that it runs the same model after the
+    --demo defaults change (since this comparison they are one layer each side: `1layer-b32-lr2e-3-e4`)."""
+    return ["--preset", "tiny", "--num-layers", str(layers), "--demo-size", str(pairs), *extra,
+            "--batch-size", str(batch), "--epochs", str(epochs), "--learning-rate", peak]
+
+
 CANDIDATES = {
-    # the demo before issue #15: 4,000 pairs, batches of 64, 6 epochs, peak 1e-3
-    "old": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "4000",
-            "--batch-size", "64", "--epochs", "6", "--learning-rate", "1e-3"],
-    # the demo's defaults before this comparison: 8,000 pairs, batches of 32, 4 epochs, peak 1e-3
-    "b32-lr1e-3-e4": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "8000",
-                      "--batch-size", "32", "--epochs", "4", "--learning-rate", "1e-3"],
-    "b32-lr2e-3-e2": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "8000",
-                      "--batch-size", "32", "--epochs", "2", "--learning-rate", "2e-3"],
-    "b64-lr2e-3-e3": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "8000",
-                      "--batch-size", "64", "--epochs", "3", "--learning-rate", "2e-3"],
-    "b64-lr3e-3-e3": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "8000",
-                      "--batch-size", "64", "--epochs", "3", "--learning-rate", "3e-3"],
+    "old": flags(2, 64, 6, "1e-3", 4000),  # the demo before issue #15: 4,000 pairs, batches of 64, 6 epochs
+    "b32-lr1e-3-e4": flags(2, 32, 4, "1e-3"),  # the demo's defaults before this comparison
+    "b32-lr2e-3-e2": flags(2, 32, 2, "2e-3"),
+    "b64-lr2e-3-e3": flags(2, 64, 3, "2e-3"),
+    "b64-lr3e-3-e3": flags(2, 64, 3, "3e-3"),
     # one encoder and one decoder layer: about half the step time of tiny's two
-    "1layer-b64-lr2e-3-e4": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "64", "--epochs", "4",
-                             "--learning-rate", "2e-3"],
-    "1layer-b64-lr3e-3-e4": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "64", "--epochs", "4",
-                             "--learning-rate", "3e-3"],
-    "1layer-b32-lr2e-3-e3": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "32", "--epochs", "3",
-                             "--learning-rate", "2e-3"],
+    "1layer-b64-lr2e-3-e4": flags(1, 64, 4, "2e-3"),
+    "1layer-b64-lr3e-3-e4": flags(1, 64, 4, "3e-3"),
+    "1layer-b32-lr2e-3-e3": flags(1, 32, 3, "2e-3"),
     # added after the first selection round (seeds 10, 11), around its best row
-    "1layer-b32-lr2e-3-e4": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "32", "--epochs", "4",
-                             "--learning-rate", "2e-3"],
-    "1layer-b32-lr3e-3-e4": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "32", "--epochs", "4",
-                             "--learning-rate", "3e-3"],
-    "1layer-b16-lr1e-3-e3": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "16", "--epochs", "3",
-                             "--learning-rate", "1e-3"],
+    "1layer-b32-lr2e-3-e4": flags(1, 32, 4, "2e-3"),
+    "1layer-b32-lr3e-3-e4": flags(1, 32, 4, "3e-3"),
+    "1layer-b16-lr1e-3-e3": flags(1, 16, 3, "1e-3"),
     # added after the second round, one epoch more than its best row
-    "1layer-b32-lr2e-3-e5": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "32", "--epochs", "5",
-                             "--learning-rate", "2e-3"],
-    "1layer-b32-lr1e-3-e5": ["--demo-size", "8000", "--num-layers", "1", "--batch-size", "32", "--epochs", "5",
-                             "--learning-rate", "1e-3"],
+    "1layer-b32-lr2e-3-e5": flags(1, 32, 5, "2e-3"),
+    "1layer-b32-lr1e-3-e5": flags(1, 32, 5, "1e-3"),
     # added after the third round: two layers with a narrower feed-forward part (d_ff 256 instead of 512)
-    "ff256-b32-lr2e-3-e3": ["--preset", "tiny", "--num-layers", "2", "--demo-size", "8000", "--hidden-dim", "256",
-                            "--batch-size", "32", "--epochs", "3", "--learning-rate", "2e-3"],
+    "ff256-b32-lr2e-3-e3": flags(2, 32, 3, "2e-3", 8000, "--hidden-dim", "256"),
 }
 STAGE_SEEDS = {"select": [10, 11], "confirm": [0, 1, 2, 3, 4]}
 

@@ -75,5 +75,6 @@ def main(argv=None):
             values = [best for n, e, _, best in rows if (n, e) == (name, ema)]
             print(f"{name} | {ema:g} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
 
+
 if __name__ == "__main__":
     main()

@@ -134,7 +134,7 @@ def load_pairs(data=None, demo=False, demo_size=4000, source_column=1, target_co
 LENGTH_LIMIT = 128  # the longest --max-length chosen from the data
 # The demo: one encoder and one decoder layer of the tiny preset, 8,000 pairs, batches of 32, a peak of 2e-3 and
 # 4 epochs, chosen on selection seeds (`benchmarks/demo_settings.py`): on seeds 0-4 and a 2-core CPU, 45 s and a
-# median exact match of 0.94, where the tiny preset's two layers took 79 s for 0.95 (docs/benchmarks.md).
+# median exact match of 0.94, where two layers at a peak of 1e-3 took 79 s for 0.95 (docs/benchmarks.md).
 # Real corpora: on Tatoeba's validation pairs the `mini` preset, batches of 128 and a peak of 2e-3 reached BLEU
 # 43.7 in 21 minutes where the earlier defaults (tiny, 64, 1e-3) reached 34.8 in 11 (`benchmarks/cli_defaults.py`).
 DEMO_DEFAULTS = dict(preset="tiny", num_layers=1, epochs=4, batch_size=32)  # the peak: 2e-3 for both
