@@ -54,6 +54,18 @@ CANDIDATES = {
     "1layer-b32-lr1e-3-e5": flags(1, 32, 5, "1e-3"),
     # added after the third round: two layers with a narrower feed-forward part (d_ff 256 instead of 512)
     "ff256-b32-lr2e-3-e3": flags(2, 32, 3, "2e-3", 8000, "--hidden-dim", "256"),
+    # the fifth and sixth rounds: no dropout (the generated pairs are noiseless and never repeat a test pair), and a
+    # narrower model (d 64, d_ff 256) with two layers each side
+    "1layer-b32-lr2e-3-e4-drop0": flags(1, 32, 4, "2e-3", 8000, "--dropout", "0"),
+    "1layer-b32-lr2e-3-e5-drop0": flags(1, 32, 5, "2e-3", 8000, "--dropout", "0"),
+    "1layer-b32-lr3e-3-e4-drop0": flags(1, 32, 4, "3e-3", 8000, "--dropout", "0"),
+    "d64-b32-lr2e-3-e4": flags(2, 32, 4, "2e-3", 8000, "--model-dim", "64", "--hidden-dim", "256"),
+    "d64-b32-lr2e-3-e4-drop0": flags(2, 32, 4, "2e-3", 8000, "--model-dim", "64", "--hidden-dim", "256",
+                                     "--dropout", "0"),
+    "d64-b32-lr2e-3-e3-drop0": flags(2, 32, 3, "2e-3", 8000, "--model-dim", "64", "--hidden-dim", "256",
+                                     "--dropout", "0"),
+    "d64-1layer-b32-lr2e-3-e5-drop0": flags(1, 32, 5, "2e-3", 8000, "--model-dim", "64", "--hidden-dim", "256",
+                                            "--dropout", "0"),
 }
 STAGE_SEEDS = {"select": [10, 11], "confirm": [0, 1, 2, 3, 4]}
 

@@ -15,9 +15,12 @@ from kerasformers.training.precision import PRECISIONS
 positive_int = checks.argparse_type(checks.check_positive_int, int)
 positive_float = checks.argparse_type(checks.check_positive_number, float)
 fraction = checks.argparse_type(checks.check_fraction, float)
+rate = checks.argparse_type(checks.check_rate, float)  # [0, 1)
 BACKUP_EVERY = 100  # steps: at most a few minutes of work lost at up to ~2 s per step
 LAYER_OPTIONS = (("num_layers", "number of layers"), ("model_dim", "model width"),
-                 ("num_heads", "attention heads"), ("hidden_dim", "feed-forward width"))
+                 ("num_heads", "attention heads"), ("hidden_dim", "feed-forward width"),
+                 ("dropout", "dropout rate"))
+LAYER_OPTION_TYPES = {"dropout": rate}  # the others: positive integers
 
 
 DEFAULTS = {"learning_rate": 1e-3, "preset": "tiny"}  # shared defaults a task's `defaults` may change
@@ -74,7 +77,7 @@ def build_parser(task, parser=None):
     if task.model_class is not None:
         for dest, what in LAYER_OPTIONS:
             note = f" ({_default_text(None, notes[dest])})" if dest in notes else ""
-            group.add_argument("--" + dest.replace("_", "-"), type=positive_int,
+            group.add_argument("--" + dest.replace("_", "-"), type=LAYER_OPTION_TYPES.get(dest, positive_int),
                                help=f"override the preset's {what}{note}")
 
     output = parser.add_argument_group("output")

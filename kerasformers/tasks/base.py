@@ -123,7 +123,7 @@ class Task:
 
     def layer_overrides(self, options):
         """The preset overrides given on the command line (`--num-layers`, `--model-dim`, ...)."""
-        return {k: getattr(options, k, None) for k in ("num_layers", "model_dim", "num_heads", "hidden_dim")}
+        return {name: getattr(options, name, None) for name, _ in arguments.LAYER_OPTIONS}
 
     def build_model(self, run):
         overrides = {k: v for k, v in self.layer_overrides(run.options).items() if v is not None}
