@@ -24,7 +24,7 @@ from kerasformers import export, generation, text, training
 from kerasformers.models import TransformerSeq2Seq
 from kerasformers.tasks import base, plots
 from kerasformers.text import demo_data, downloads
-from kerasformers.tasks.arguments import add_length_buckets_argument, fraction, positive_int
+from kerasformers.tasks.arguments import LAYER_OPTIONS, add_length_buckets_argument, fraction, positive_int
 from kerasformers.tasks.registry import register
 
 TOKENIZERS = ("unigram", "bpe", "char", "word_piece")
@@ -132,12 +132,14 @@ def load_pairs(data=None, demo=False, demo_size=4000, source_column=1, target_co
 
 # ------------------------------------------------------------------------------ the task
 LENGTH_LIMIT = 128  # the longest --max-length chosen from the data
-# The demo: one encoder and one decoder layer of the tiny preset, 8,000 pairs, batches of 32, a peak of 2e-3 and
-# 4 epochs, chosen on selection seeds (`benchmarks/demo_settings.py`): on seeds 0-4 and a 2-core CPU, 45 s and a
-# median exact match of 0.94, where two layers at a peak of 1e-3 took 79 s for 0.95 (docs/benchmarks.md).
+# The demo: the tiny preset narrowed to width 64 (d_ff 256, 2 layers each side) without dropout, 8,000 pairs,
+# batches of 32, a peak of 2e-3 and 4 epochs, chosen on selection seeds (`benchmarks/demo_settings.py`). The pairs
+# are generated and noiseless, and dropout only slowed learning: with it, one d-128 layer reached a median exact
+# match of 0.94 on seeds 0-4 (docs/benchmarks.md has the side-by-side figures).
 # Real corpora: on Tatoeba's validation pairs the `mini` preset, batches of 128 and a peak of 2e-3 reached BLEU
 # 43.7 in 21 minutes where the earlier defaults (tiny, 64, 1e-3) reached 34.8 in 11 (`benchmarks/cli_defaults.py`).
-DEMO_DEFAULTS = dict(preset="tiny", num_layers=1, epochs=4, batch_size=32)  # the peak: 2e-3 for both
+DEMO_DEFAULTS = dict(preset="tiny", model_dim=64, hidden_dim=256, dropout=0.0, epochs=4,
+                     batch_size=32)  # the peak: 2e-3 for both
 CORPUS_DEFAULTS = dict(preset="mini", epochs=2, batch_size=128)
 
 
@@ -153,7 +155,8 @@ class Translation(base.Task):
         epochs=f"{DEMO_DEFAULTS['epochs']} with --demo, else {CORPUS_DEFAULTS['epochs']}",
         batch_size=f"{DEMO_DEFAULTS['batch_size']} with --demo, else {CORPUS_DEFAULTS['batch_size']}",
         preset=f"{DEMO_DEFAULTS['preset']} with --demo, else {CORPUS_DEFAULTS['preset']}",
-        num_layers=f"{DEMO_DEFAULTS['num_layers']} with --demo and no --preset, else the preset's",
+        **{name: f"{DEMO_DEFAULTS[name]} with --demo and no --preset, else the preset's"
+           for name in ("model_dim", "hidden_dim", "dropout")},
         max_length="32 with --demo, else what 99%% of the training sentences fit in, a multiple of 8, at most 128")
     data_help = "tab-separated sentence pairs (default: Tatoeba Spanish→English, from ../shared/data or downloaded)"
     demo_help = 'train on generated date pairs ("March 3rd, 2021" → "2021-03-03"): no download, a minute or two'
@@ -198,8 +201,9 @@ class Translation(base.Task):
             raise ValueError(f"--source-file/--target-file give the training pairs: drop {given}.")
         options.tokenizer = options.tokenizer or ("char" if options.demo else "unigram")
         defaults = dict(DEMO_DEFAULTS if options.demo else CORPUS_DEFAULTS)
-        if options.preset is not None:  # a preset the user chose keeps its own layer count
-            defaults.pop("num_layers", None)
+        if options.preset is not None:  # a preset the user chose keeps its own layers, widths and dropout
+            for name, _ in LAYER_OPTIONS:
+                defaults.pop(name, None)
         for name, value in defaults.items():
             if getattr(options, name) is None:
                 setattr(options, name, value)

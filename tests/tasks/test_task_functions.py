@@ -131,3 +131,27 @@ def test_a_run_trains_from_one_iterator_of_repeated_data(tmp_path, monkeypatch):
     assert seen["cardinality"] == tf.data.INFINITE_CARDINALITY
     assert seen["steps_per_epoch"] >= 180 // 32  # one pass over the ~180 training texts, in buckets
     assert seen["steps"] == 2 * seen["steps_per_epoch"]  # two epochs of one pass each
+
+
+def test_dropout_overrides_the_preset_and_is_checked(tmp_path, capsys):
+    """`--dropout` (`dropout=` in Python) reaches every layer of the model, and is named in the run's model line."""
+    import pytest
+
+    from kerasformers import cli
+    from kerasformers.tasks import run
+
+    result = run("classification", demo=True, epochs=1, steps_per_epoch=2, batch_size=16, num_layers=1,
+                 model_dim=32, num_heads=2, hidden_dim=64, dropout=0.25, plots=False, export=False,
+                 output=tmp_path / "run")
+    assert "(tiny with --num-layers 1 --model-dim 32 --num-heads 2 --hidden-dim 64 --dropout 0.25)" in (
+        capsys.readouterr().out)
+    model = keras.saving.load_model(result.model_path)
+    assert model.get_config()["dropout"] == 0.25
+    rates = [layer.rate for layer in model._flatten_layers() if isinstance(layer, keras.layers.Dropout)]
+    # embedding, attention weights, both residual branches, head; the feed-forward's inner dropout is 0 in every
+    # preset (as in the paper and KerasHub's blocks)
+    assert sorted(rates) == [0.0] + [0.25] * 5
+    with pytest.raises(ValueError, match=r"Received: dropout=1\.0"):
+        run("classification", demo=True, dropout=1.0, output=tmp_path / "refused")
+    assert cli.main(["train", "classification", "--demo", "--dropout", "-0.1"]) == 2
+    assert "argument --dropout: must be in [0, 1), got -0.1" in capsys.readouterr().err

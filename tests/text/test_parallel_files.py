@@ -154,12 +154,15 @@ def test_mismatched_files_stop_the_cli_with_both_counts(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("overrides, expected", [
-    (dict(demo=True), dict(preset="tiny", num_layers=1, epochs=4, batch_size=32, learning_rate=2e-3)),
-    ({}, dict(preset="mini", num_layers=None, epochs=2, batch_size=128, learning_rate=2e-3)),  # real corpora
+    (dict(demo=True), dict(preset="tiny", num_layers=None, model_dim=64, hidden_dim=256, dropout=0.0, epochs=4,
+                           batch_size=32, learning_rate=2e-3)),
+    ({}, dict(preset="mini", num_layers=None, model_dim=None, dropout=None, epochs=2, batch_size=128,
+              learning_rate=2e-3)),  # real corpora
     (dict(preset="tiny", batch_size=64, learning_rate=1e-3, epochs=3),
      dict(preset="tiny", num_layers=None, epochs=3, batch_size=64, learning_rate=1e-3)),  # given values are kept
-    (dict(demo=True, preset="small"), dict(preset="small", num_layers=None)),  # a chosen preset keeps its layers
-    (dict(demo=True, num_layers=2), dict(preset="tiny", num_layers=2, learning_rate=2e-3)),
+    (dict(demo=True, preset="small"),  # a chosen preset keeps its layers, widths and dropout
+     dict(preset="small", num_layers=None, model_dim=None, hidden_dim=None, dropout=None)),
+    (dict(demo=True, num_layers=1, dropout=0.1), dict(preset="tiny", num_layers=1, model_dim=64, dropout=0.1)),
 ])
 def test_translation_defaults_for_the_demo_and_for_real_corpora(overrides, expected):
     from kerasformers.tasks import arguments, get_task
@@ -176,4 +179,5 @@ def test_translation_help_states_both_defaults(capsys):
     assert "(default tiny with --demo, else mini)" in usage
     assert "schedule (default 0.002)" in usage  # one peak for both
     assert "default 32 with --demo, else 128" in usage
-    assert "override the preset's number of layers (default 1 with --demo and no --preset, else the preset's)" in usage
+    assert "override the preset's model width (default 64 with --demo and no --preset, else the preset's)" in usage
+    assert "override the preset's dropout rate (default 0.0 with --demo and no --preset, else the preset's)" in usage
