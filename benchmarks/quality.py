@@ -317,8 +317,9 @@ def sst2_task(data_dir, scale, seed, quick):
 # with B on the mean); until 2026-12-03 2 layers, d128, 4 heads, d_ff 256, dropout 0.2 (the sweep's A).
 SST2_SIZE = dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3)
 # The moving average of the weights (Keras' `use_ema`), evaluated and kept in place of the weights themselves: chosen
-# on validation over seeds 0-2 (`sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2`), since 2026-12-03.
-SST2_EMA = 0.999
+# on validation over seeds 0-2 (`sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2`), since 2026-12-03; the
+# longer average 0.9995 then against 0.999 (`--ema 0.999 0.9995`): median 0.8096 against 0.8039, a small margin.
+SST2_EMA = 0.9995
 
 
 def sst2_classifier(tokenizer, max_length, size=None, ema=SST2_EMA):
