@@ -11,7 +11,7 @@ Each run is the command as a user types it, with `--no-export` and a fresh `--ou
 held-out translations and plots; without Python's start-up); "wall" is the whole command.
 
     python benchmarks/demo_settings.py --stage select                 # every candidate on seeds 10, 11
-    python benchmarks/demo_settings.py --stage confirm --candidates old b32-lr1e-3-e4 1layer-b32-lr2e-3-e4
+    python benchmarks/demo_settings.py --stage confirm --candidates old 1layer-b32-lr2e-3-e4 d64-b32-lr2e-3-e4-drop0
     python benchmarks/demo_settings.py --quick                        # smoke run, under a minute (not a result)
 """
 
@@ -30,7 +30,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 def flags(layers, batch, epochs, peak, pairs=8000, *extra):
     """A candidate's flags. Each spells out its preset and layer count, so that it runs the same model after the
-    --demo defaults change (since this comparison they are one layer each side: `1layer-b32-lr2e-3-e4`)."""
+    --demo defaults change: with `--preset` given, the preset keeps its own widths and dropout (0.1), and `extra`
+    changes them (the defaults since the sixth round: `d64-b32-lr2e-3-e4-drop0`)."""
     return ["--preset", "tiny", "--num-layers", str(layers), "--demo-size", str(pairs), *extra,
             "--batch-size", str(batch), "--epochs", str(epochs), "--learning-rate", peak]
 
