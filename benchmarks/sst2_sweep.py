@@ -9,12 +9,17 @@ reference, in `quality.py`.
     python benchmarks/sst2_sweep.py                  # every size, about 12 minutes
     python benchmarks/sst2_sweep.py --sizes B C --seconds 300
     python benchmarks/sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2   # weight averaging, size C
+    python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --token-dropout 0 0.1 --decay-seconds 0 150 \
+        --seeds 0 1 2 --seconds 180      # word dropout and a schedule that ends early: every combination
 
 `--ema M`: AdamW keeps Keras' moving average of the weights (`use_ema=True`, momentum M; 0: none),
-and every evaluation, and the weights kept, are the average's.
+and every evaluation, and the weights kept, are the average's. `--token-dropout R`: word dropout on the
+training batches (`quality.token_dropout`). `--decay-seconds S`: the learning rate warms up linearly over S/10 s
+to `--peak` and decays linearly to zero at S s (`quality.TimeSchedule`), in place of the paper's step schedule.
 """
 
 import argparse
+import itertools
 import pathlib
 import sys
 
@@ -44,6 +49,12 @@ def main(argv=None):
                         help="each seed is another validation fold (and initialisation)")
     parser.add_argument("--ema", type=float, nargs="+", default=[0.0],
                         help="moving-average momenta to compare (0: no average)")
+    parser.add_argument("--token-dropout", type=float, nargs="+", default=[0.0],
+                        help="word-dropout rates to compare (quality.token_dropout; 0: none)")
+    parser.add_argument("--decay-seconds", type=float, nargs="+", default=[0.0],
+                        help="learning-rate schedules to compare: S > 0 warms up over S/10 s and decays linearly "
+                             "to zero at S s of training (quality.TimeSchedule); 0: the paper's step schedule")
+    parser.add_argument("--peak", type=float, default=3e-3, help="peak learning rate of the --decay-seconds schedules")
     args = parser.parse_args(argv)
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
@@ -58,22 +69,32 @@ def main(argv=None):
             probs = model.predict(val_ids, verbose=0, batch_size=256)
             return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
-        for name in args.sizes:
-            for ema in args.ema:
-                size, label = SIZES[name], f"{name}{f' ema {ema:g}' if ema else ''} seed {seed}"
-                keras.utils.set_random_seed(seed)
-                model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None)
-                data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed).repeat()
-                budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
-                quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)})
-                rows.append((name, ema, seed, budget.best()))
-                print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
-                      f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
-    print("\nsize | ema | best validation accuracy per seed | median")
-    for name in args.sizes:
-        for ema in args.ema:
-            values = [best for n, e, _, best in rows if (n, e) == (name, ema)]
-            print(f"{name} | {ema:g} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
+        for name, ema, drop, decay in itertools.product(args.sizes, args.ema, args.token_dropout, args.decay_seconds):
+            size, label = SIZES[name], describe(name, ema, drop, decay, args.peak) + f" seed {seed}"
+            keras.utils.set_random_seed(seed)
+            model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay))
+            data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed).repeat()
+            data = quality.token_dropout(data, drop, seed=seed)
+            budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
+            schedule = [quality.TimeSchedule(budget, args.peak, seconds=decay)] if decay else []
+            quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule)
+            rows.append(((name, ema, drop, decay), seed, budget.best()))
+            print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
+                  f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
+    print("\nrecipe | best validation accuracy per seed | median")
+    for key in itertools.product(args.sizes, args.ema, args.token_dropout, args.decay_seconds):
+        values = [best for k, _, best in rows if k == key]
+        print(f"{describe(*key, args.peak)} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
+
+
+def describe(name, ema, drop, decay, peak):
+    parts = [name]
+    if ema:
+        parts.append(f"ema {ema:g}")
+    if drop:
+        parts.append(f"token dropout {drop:g}")
+    parts.append(f"linear decay to 0 at {decay:g} s, peak {peak:g}" if decay else "paper schedule")
+    return ", ".join(parts)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""`benchmarks/quality.py`'s weight averaging: `averaged_weights` puts Keras' moving average in, then takes it out."""
+"""`benchmarks/quality.py`'s helpers: `averaged_weights` puts Keras' moving average in, then takes it out;
+`token_dropout` turns real ids into padding; `TimeSchedule` ends at its own length."""
 
 import pathlib
 import sys
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 
@@ -62,3 +64,38 @@ def test_averaged_weights_leave_a_model_without_an_average_alone():
         pass
     for a, b in zip(model.get_weights(), before):
         np.testing.assert_array_equal(a, b)
+
+
+def test_token_dropout_pads_real_ids_at_the_rate_and_never_empties_a_row():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(1, 100, size=(4000, 12)).astype("int32")
+    ids[:, 9:] = 0  # padding stays padding
+    ids[:1000, 1:] = 0  # one-token rows: with rate 0.5 about half of them would empty
+    labels = np.arange(4000, dtype="int32")
+    dataset = tf.data.Dataset.from_tensor_slices(({"token_ids": ids}, labels)).batch(500)
+    out = np.concatenate([f["token_ids"].numpy() for f, _ in quality.token_dropout(dataset, 0.5, seed=1)])
+    kept = out != 0
+    assert not kept[:, 9:].any()
+    assert ((out == ids) | ~kept).all()  # a kept id is the same id at the same position
+    assert kept.any(axis=1).all()  # no row left empty
+    long_rows = kept[1000:, :9]
+    assert abs(long_rows.mean() - 0.5) < 0.02, long_rows.mean()  # 27,000 ids; 0.5 +- 0.003 (1 sd)
+    assert kept[:1000, 0].all()
+    labels_out = np.concatenate([l.numpy() for _, l in quality.token_dropout(dataset, 0.5, seed=1)])
+    np.testing.assert_array_equal(labels_out, labels)
+    assert quality.token_dropout(dataset, 0.0) is dataset
+
+
+def test_time_schedule_ends_at_its_own_length_before_the_budget():
+    class Clock:
+        seconds = 600.0
+
+    class Optimizer:
+        learning_rate = None
+
+    schedule = quality.TimeSchedule(Clock(), peak=3e-3, seconds=150.0)  # warm-up: the first 15 s
+    schedule.set_model(type("Model", (), {"optimizer": Optimizer()})())
+    for elapsed, expected in [(7.5, 1.5e-3), (15.0, 3e-3), (82.5, 1.5e-3), (150.0, 0.0), (400.0, 0.0)]:
+        schedule.budget.elapsed = lambda: elapsed
+        schedule.on_train_batch_begin(0)
+        assert abs(schedule.model.optimizer.learning_rate - expected) < 1e-12, (elapsed, expected)
