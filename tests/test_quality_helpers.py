@@ -1,5 +1,6 @@
 """`benchmarks/quality.py`'s helpers: `averaged_weights` puts Keras' moving average in, then takes it out;
-`token_dropout` turns real ids into padding; `TimeSchedule` ends at its own length."""
+`token_dropout` turns real ids into padding; `TimeSchedule` ends at its own length; `_warm_up` steps on every
+batch shape."""
 
 import pathlib
 import sys
@@ -99,3 +100,16 @@ def test_time_schedule_ends_at_its_own_length_before_the_budget():
         schedule.budget.elapsed = lambda: elapsed
         schedule.on_train_batch_begin(0)
         assert abs(schedule.model.optimizer.learning_rate - expected) < 1e-12, (elapsed, expected)
+
+
+def test_warm_up_steps_once_on_every_batch_shape():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(10, 4),
+                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    lengths = (8, 16, 8, 32, 16)
+    dataset = tf.data.Dataset.from_generator(
+        lambda: ((np.ones((4, n), "int32"), np.zeros((4,), "int32")) for n in lengths),
+        output_signature=(tf.TensorSpec((4, None), tf.int32), tf.TensorSpec((4,), tf.int32))).repeat()
+    assert quality._warm_up(model, dataset, scan=10) == 3  # lengths 8, 16, 32
+    assert int(model.optimizer.iterations) == 2 + 3  # the two tracing steps, then one per shape
