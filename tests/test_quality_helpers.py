@@ -102,14 +102,26 @@ def test_time_schedule_ends_at_its_own_length_before_the_budget():
         assert abs(schedule.model.optimizer.learning_rate - expected) < 1e-12, (elapsed, expected)
 
 
-def test_warm_up_steps_once_on_every_batch_shape():
+def test_warm_up_steps_once_on_every_batch_shape_through_the_function_fit_runs():
+    traces = []
+
+    class Counting(keras.Sequential):
+        def train_step(self, data):
+            traces.append(1)  # Python runs here only while TensorFlow traces the step
+            return super().train_step(data)
+
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((None,), dtype="int32"), keras.layers.Embedding(10, 4),
-                              keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
-    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model = Counting([keras.Input((None,), dtype="int32"), keras.layers.Embedding(10, 4),
+                      keras.layers.GlobalAveragePooling1D(), keras.layers.Dense(2)])
+    model.compile("sgd", keras.losses.SparseCategoricalCrossentropy(from_logits=True), jit_compile=True)
     lengths = (8, 16, 8, 32, 16)
     dataset = tf.data.Dataset.from_generator(
         lambda: ((np.ones((4, n), "int32"), np.zeros((4,), "int32")) for n in lengths),
         output_signature=(tf.TensorSpec((4, None), tf.int32), tf.TensorSpec((4,), tf.int32))).repeat()
     assert quality._warm_up(model, dataset, scan=10) == 3  # lengths 8, 16, 32
     assert int(model.optimizer.iterations) == 2 + 3  # the two tracing steps, then one per shape
+    # one trace: every warm-up step ran through the function `fit` runs on the real dataset (XLA compiles each
+    # shape once for it); `train_on_batch` would have traced its own
+    assert len(traces) == 1
+    model.fit(dataset, epochs=1, steps_per_epoch=5, verbose=0)
+    assert len(traces) == 1
