@@ -77,7 +77,8 @@ def main(argv=None):
             data = quality.token_dropout(data, drop, seed=seed)
             budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
             schedule = [quality.TimeSchedule(budget, args.peak, seconds=decay)] if decay else []
-            quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule)
+            quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule,
+                               warm_up_scan=quality.sst2_pass(train) + 8)
             rows.append(((name, ema, drop, decay), seed, budget.best()))
             print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
                   f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
