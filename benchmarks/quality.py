@@ -26,6 +26,7 @@ Splits:
     python benchmarks/quality.py --task all --json quality.json  # documented run, ~80 min
     python benchmarks/quality.py --task lm            # tiny Shakespeare, 167 s per recipe
     python benchmarks/quality.py --task sst2          # SST-2, 10 min per recipe
+    python benchmarks/quality.py --task sst2 --rounds 5  # both recipes side by side with 5 seeds: medians, margins
     python benchmarks/quality.py --task translation   # Tatoeba spa->eng, 20 min per recipe
     python benchmarks/quality.py --task sst2-pretrained  # SST-2 fine-tuned from all-MiniLM-L6-v2, 15 min per recipe
     python benchmarks/quality.py --task sst2-pretrained --rounds 5  # full fine-tuning with 5 seeds: median, min-max
@@ -128,6 +129,8 @@ def _warm_up(model, repeated_dataset, scan=200):
     SST-2 budget, while a recipe with one shape compiled everything here. The steps go through `fit` on a
     dataset with `repeated_dataset`'s element spec, so they compile the very function `fit` runs later
     (`train_on_batch` traces a function of its own, and XLA compiled again). Returns the number of shapes."""
+    if scan < 1:  # an unknown cardinality (-2) would make `take` read the repeated dataset forever
+        raise ValueError(f"`scan` must be a number of batches >= 1. Received: scan={scan}")
     model.fit(repeated_dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     shapes, batches = set(), []
     for batch in repeated_dataset.take(scan):
@@ -145,7 +148,7 @@ def _fit_steps(model, repeated_dataset, budget, label, test, callbacks=(), warm_
     best validation weights are restored and `test(model)` (a dict of test metrics) runs once.
 
     The train function is traced (and XLA-compiled) off the clock first, for every recipe (`_warm_up`, over
-    the first `warm_up_scan` batches: more than one pass reaches the length buckets' partial last batches).
+    the first `warm_up_scan` batches: one pass over the data reaches its partial last batches, new shapes).
     `callbacks` run after the budget's (which starts the clock).
     """
     _warm_up(model, repeated_dataset, scan=warm_up_scan)
@@ -316,23 +319,24 @@ def sst2_task(data_dir, scale, seed, quick):
             reference = keras_io_text_classifier(tokenizer.vocabulary_size(), max_length)
             reference.compile(optimizer="adam", loss="sparse_categorical_crossentropy", jit_compile=True)
             train_ds = (tf.data.Dataset.from_tensor_slices((pre_padded(train), np.asarray(train.labels, "int32")))
-                        .shuffle(len(train.texts), seed=train_seed).batch(32).repeat())
+                        .shuffle(len(train.texts), seed=train_seed).batch(32))
+            one_pass = int(train_ds.cardinality())  # the warm-up reaches the pass's partial last batch
             budget = TimeBudget(budget_s, accuracy_on(val, pre_padded), 30 * scale, True, 0.83, "keras.io recipe")
-            pair.append(_fit_steps(reference, train_ds, budget,
+            pair.append(_fit_steps(reference, train_ds.repeat(), budget,
                                    f"keras.io Text classification with Transformer (approximate){suffix}",
-                                   lambda m: {"accuracy": accuracy_on(test, pre_padded)(m)}))
+                                   lambda m: {"accuracy": accuracy_on(test, pre_padded)(m)}, warm_up_scan=one_pass))
 
         # --- ours
         keras.utils.set_random_seed(train_seed)
         model = sst2_classifier(tokenizer, max_length, time_scheduled=bool(SST2_DECAY_S))
-        train_ds = text.classification_dataset(train.texts, train.labels, tokenizer, 64, max_length,
-                                               seed=train_seed).repeat()
-        train_ds = token_dropout(train_ds, SST2_TOKEN_DROPOUT, seed=train_seed)
+        train_ds = text.classification_dataset(train.texts, train.labels, tokenizer, 64, max_length, seed=train_seed)
+        one_pass = int(train_ds.cardinality())  # the warm-up reaches every bucket's partial last batch
+        train_ds = token_dropout(train_ds.repeat(), SST2_TOKEN_DROPOUT, seed=train_seed)
         budget = TimeBudget(budget_s, accuracy_on(val, post_padded), 30 * scale, True, 0.83, "kerasformers")
         schedule = [TimeSchedule(budget, SST2_PEAK, seconds=min(SST2_DECAY_S, budget_s))] if SST2_DECAY_S else []
         pair.append(_fit_steps(model, train_ds, budget, f"kerasformers TransformerClassifier, {sst2_recipe()}{suffix}",
                                lambda m: {"accuracy": accuracy_on(test, post_padded)(m)}, callbacks=schedule,
-                               warm_up_scan=sst2_pass(train) + 8))
+                               warm_up_scan=one_pass))
         results += pair
         if r == 0:
             results.append(_int8_row(model, lambda m: {"accuracy": accuracy_on(test, post_padded)(m)}))
@@ -375,11 +379,6 @@ SST2_EMA = 0.9995
 SST2_TOKEN_DROPOUT = 0.0
 SST2_DECAY_S = 150.0
 SST2_PEAK = 3e-3
-
-
-def sst2_pass(train, batch_size=64):
-    """Batches in one pass over `train` (plus at most one partial batch per length bucket)."""
-    return -(-len(train.texts) // batch_size)
 
 
 def sst2_recipe():

@@ -73,12 +73,13 @@ def main(argv=None):
             size, label = SIZES[name], describe(name, ema, drop, decay, args.peak) + f" seed {seed}"
             keras.utils.set_random_seed(seed)
             model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay))
-            data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed).repeat()
-            data = quality.token_dropout(data, drop, seed=seed)
+            data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed)
+            one_pass = int(data.cardinality())  # the warm-up reaches every bucket's partial last batch
+            data = quality.token_dropout(data.repeat(), drop, seed=seed)
             budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
             schedule = [quality.TimeSchedule(budget, args.peak, seconds=decay)] if decay else []
             quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule,
-                               warm_up_scan=quality.sst2_pass(train) + 8)
+                               warm_up_scan=one_pass)
             rows.append(((name, ema, drop, decay), seed, budget.best()))
             print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
                   f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)

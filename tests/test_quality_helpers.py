@@ -7,6 +7,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -125,3 +126,5 @@ def test_warm_up_steps_once_on_every_batch_shape_through_the_function_fit_runs()
     assert len(traces) == 1
     model.fit(dataset, epochs=1, steps_per_epoch=5, verbose=0)
     assert len(traces) == 1
+    with pytest.raises(ValueError, match="scan=-2"):  # an unknown cardinality: `take(-2)` would never end
+        quality._warm_up(model, dataset, scan=-2)
