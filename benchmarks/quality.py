@@ -379,6 +379,10 @@ SST2_EMA = 0.9995
 SST2_TOKEN_DROPOUT = 0.0
 SST2_DECAY_S = 150.0
 SST2_PEAK = 3e-3
+# AdamW's decoupled weight decay and the loss's label smoothing, as since the first run (`sst2_sweep.py
+# --weight-decay ... --label-smoothing ...` compares others on validation).
+SST2_WEIGHT_DECAY = 0.05
+SST2_LABEL_SMOOTHING = 0.1
 
 
 def sst2_recipe():
@@ -391,9 +395,11 @@ def sst2_recipe():
     return ", ".join(parts)
 
 
-def sst2_classifier(tokenizer, max_length, size=None, ema=SST2_EMA, time_scheduled=False):
+def sst2_classifier(tokenizer, max_length, size=None, ema=SST2_EMA, time_scheduled=False,
+                    weight_decay=SST2_WEIGHT_DECAY, label_smoothing=SST2_LABEL_SMOOTHING):
     """Our SST-2 classifier of a `size` (default `SST2_SIZE`), compiled with its recipe: AdamW with the paper's
-    warm-up schedule, weight decay 0.05, label smoothing 0.1, XLA as `OURS` says. Also used by sst2_sweep.py.
+    warm-up schedule, `weight_decay` (default 0.05), `label_smoothing` (default 0.1), XLA as `OURS` says. Also
+    used by sst2_sweep.py.
 
     `ema`: a momentum keeps Keras' moving average of the weights (`use_ema=True`; None: no average);
     `TimeBudget` evaluates and keeps the average (`averaged_weights`).
@@ -405,8 +411,8 @@ def sst2_classifier(tokenizer, max_length, size=None, ema=SST2_EMA, time_schedul
     averaging = dict(use_ema=True, ema_momentum=ema) if ema else {}
     rate = 0.0 if time_scheduled else kf.training.TransformerSchedule(size["model_dim"], warmup_steps=500)
     model.compile(
-        keras.optimizers.AdamW(rate, weight_decay=0.05, **averaging),
-        MaskedSparseCategoricalCrossentropy(label_smoothing=0.1), jit_compile=OURS.jit,
+        keras.optimizers.AdamW(rate, weight_decay=weight_decay, **averaging),
+        MaskedSparseCategoricalCrossentropy(label_smoothing=label_smoothing), jit_compile=OURS.jit,
     )
     return model
 

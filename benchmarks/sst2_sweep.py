@@ -11,11 +11,16 @@ reference, in `quality.py`.
     python benchmarks/sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2   # weight averaging, size C
     python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --token-dropout 0 0.1 --decay-seconds 0 150 \
         --seeds 0 1 2 --seconds 180      # word dropout and a schedule that ends early: every combination
+    python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --decay-seconds 150 --dropout 0.3 0.4 \
+        --weight-decay 0.05 0.2 --seeds 0 1 2 --seconds 180      # regularisation: every combination
 
 `--ema M`: AdamW keeps Keras' moving average of the weights (`use_ema=True`, momentum M; 0: none),
 and every evaluation, and the weights kept, are the average's. `--token-dropout R`: word dropout on the
 training batches (`quality.token_dropout`). `--decay-seconds S`: the learning rate warms up linearly over S/10 s
 to `--peak` and decays linearly to zero at S s (`quality.TimeSchedule`), in place of the paper's step schedule.
+`--dropout R`: every dropout rate of the size set to R (default: the size's own). `--weight-decay W`: AdamW's
+decoupled weight decay (default `quality.SST2_WEIGHT_DECAY`). `--label-smoothing E`: the loss's label smoothing
+(default `quality.SST2_LABEL_SMOOTHING`).
 """
 
 import argparse
@@ -55,7 +60,16 @@ def main(argv=None):
                         help="learning-rate schedules to compare: S > 0 warms up over S/10 s and decays linearly "
                              "to zero at S s of training (quality.TimeSchedule); 0: the paper's step schedule")
     parser.add_argument("--peak", type=float, default=3e-3, help="peak learning rate of the --decay-seconds schedules")
+    parser.add_argument("--dropout", type=rate_in_unit_interval, nargs="+", default=[None],
+                        help="dropout rates to compare, each set on every dropout of the size (default: the size's)")
+    parser.add_argument("--weight-decay", type=float, nargs="+", default=[quality.SST2_WEIGHT_DECAY],
+                        help="AdamW weight decays to compare (default quality.SST2_WEIGHT_DECAY)")
+    parser.add_argument("--label-smoothing", type=rate_in_unit_interval, nargs="+",
+                        default=[quality.SST2_LABEL_SMOOTHING],
+                        help="label smoothings to compare (default quality.SST2_LABEL_SMOOTHING)")
     args = parser.parse_args(argv)
+    if any(w < 0 for w in args.weight_decay):
+        parser.error(f"--weight-decay must be >= 0, received {args.weight_decay}")
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
     rows = []
@@ -69,10 +83,13 @@ def main(argv=None):
             probs = model.predict(val_ids, verbose=0, batch_size=256)
             return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
-        for name, ema, drop, decay in itertools.product(args.sizes, args.ema, args.token_dropout, args.decay_seconds):
-            size, label = SIZES[name], describe(name, ema, drop, decay, args.peak) + f" seed {seed}"
+        for key in itertools.product(*grid(args)):
+            name, ema, drop, decay, dropout, decay_w, smoothing = key
+            size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}))
+            label = describe(key, args.peak) + f" seed {seed}"
             keras.utils.set_random_seed(seed)
-            model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay))
+            model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),
+                                            weight_decay=decay_w, label_smoothing=smoothing)
             data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed)
             one_pass = int(data.cardinality())  # the warm-up reaches every bucket's partial last batch
             data = quality.token_dropout(data.repeat(), drop, seed=seed)
@@ -80,22 +97,45 @@ def main(argv=None):
             schedule = [quality.TimeSchedule(budget, args.peak, seconds=decay)] if decay else []
             quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule,
                                warm_up_scan=one_pass)
-            rows.append(((name, ema, drop, decay), seed, budget.best()))
+            rows.append((key, seed, budget.best()))
             print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
                   f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
     print("\nrecipe | best validation accuracy per seed | median")
-    for key in itertools.product(args.sizes, args.ema, args.token_dropout, args.decay_seconds):
+    for key in itertools.product(*grid(args)):
         values = [best for k, _, best in rows if k == key]
-        print(f"{describe(*key, args.peak)} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
+        print(f"{describe(key, args.peak)} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
 
 
-def describe(name, ema, drop, decay, peak):
+def grid(args):
+    """The swept axes, in the order of `describe`'s arguments."""
+    return (args.sizes, args.ema, args.token_dropout, args.decay_seconds, args.dropout, args.weight_decay,
+            args.label_smoothing)
+
+
+def rate_in_unit_interval(value):
+    """argparse type: a float in [0, 1), named in the error otherwise."""
+    rate = float(value)
+    if not 0.0 <= rate < 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), received {value}")
+    return rate
+
+
+def describe(key, peak):
+    """A row label for one point of `grid`; weight decay and label smoothing are named only when they differ
+    from the recipe's."""
+    name, ema, drop, decay, dropout, weight_decay, label_smoothing = key
     parts = [name]
+    if dropout is not None:
+        parts.append(f"dropout {dropout:g}")
     if ema:
         parts.append(f"ema {ema:g}")
     if drop:
         parts.append(f"token dropout {drop:g}")
     parts.append(f"linear decay to 0 at {decay:g} s, peak {peak:g}" if decay else "paper schedule")
+    if weight_decay != quality.SST2_WEIGHT_DECAY:
+        parts.append(f"weight decay {weight_decay:g}")
+    if label_smoothing != quality.SST2_LABEL_SMOOTHING:
+        parts.append(f"label smoothing {label_smoothing:g}")
     return ", ".join(parts)
 
 

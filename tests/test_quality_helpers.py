@@ -1,7 +1,8 @@
 """`benchmarks/quality.py`'s helpers: `averaged_weights` puts Keras' moving average in, then takes it out;
 `token_dropout` turns real ids into padding; `TimeSchedule` ends at its own length; `_warm_up` steps on every
-batch shape."""
+batch shape; `sst2_classifier` and `sst2_sweep.py` take the regularisation they are given."""
 
+import argparse
 import pathlib
 import sys
 
@@ -128,3 +129,39 @@ def test_warm_up_steps_once_on_every_batch_shape_through_the_function_fit_runs()
     assert len(traces) == 1
     with pytest.raises(ValueError, match="scan=-2"):  # an unknown cardinality: `take(-2)` would never end
         quality._warm_up(model, dataset, scan=-2)
+
+
+class _Vocabulary:
+    """The one tokenizer method `sst2_classifier` asks for."""
+
+    def vocabulary_size(self):
+        return 50
+
+
+def test_sst2_classifier_compiles_the_weight_decay_and_label_smoothing_it_is_given():
+    size = dict(num_layers=1, model_dim=8, num_heads=2, hidden_dim=16, dropout=0.1)
+    default = quality.sst2_classifier(_Vocabulary(), 8, size, ema=None)
+    assert default.optimizer.weight_decay == pytest.approx(quality.SST2_WEIGHT_DECAY)
+    assert default.loss.label_smoothing == pytest.approx(quality.SST2_LABEL_SMOOTHING)
+    chosen = quality.sst2_classifier(_Vocabulary(), 8, size, ema=None, weight_decay=0.2, label_smoothing=0.25)
+    assert chosen.optimizer.weight_decay == pytest.approx(0.2)
+    assert chosen.loss.label_smoothing == pytest.approx(0.25)
+
+
+def test_sst2_sweep_labels_each_regularisation_point_and_refuses_bad_rates(capsys):
+    import sst2_sweep
+
+    recipe = ("C", 0.9995, 0.0, 150.0, None, quality.SST2_WEIGHT_DECAY, quality.SST2_LABEL_SMOOTHING)
+    assert sst2_sweep.describe(recipe, 3e-3) == "C, ema 0.9995, linear decay to 0 at 150 s, peak 0.003"
+    changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.2, 0.2)
+    assert sst2_sweep.describe(changed, 3e-3) == (
+        "C, dropout 0.4, ema 0.9995, linear decay to 0 at 150 s, peak 0.003, weight decay 0.2, label smoothing 0.2")
+    assert sst2_sweep.rate_in_unit_interval("0.4") == 0.4
+    with pytest.raises(argparse.ArgumentTypeError, match="received 1.0"):
+        sst2_sweep.rate_in_unit_interval("1.0")
+    for flags, message in [(["--weight-decay", "-0.1"], "received [-0.1]"),
+                           (["--dropout", "1"], "must be in [0, 1), received 1"),
+                           (["--label-smoothing", "-0.5"], "received -0.5")]:
+        with pytest.raises(SystemExit):
+            sst2_sweep.main([*flags, "--data-dir", "nowhere"])
+        assert message in capsys.readouterr().err
