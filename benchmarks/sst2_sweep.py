@@ -12,7 +12,7 @@ reference, in `quality.py`.
     python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --token-dropout 0 0.1 --decay-seconds 0 150 \
         --seeds 0 1 2 --seconds 180      # word dropout and a schedule that ends early: every combination
     python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --decay-seconds 150 --dropout 0.3 0.4 \
-        --weight-decay 0.05 0.2 --seeds 0 1 2 --seconds 180      # regularisation: every combination
+        --weight-decay 0.05 0.2 --seeds 0 1 2 --seconds 150      # regularisation: every combination
 
 `--ema M`: AdamW keeps Keras' moving average of the weights (`use_ema=True`, momentum M; 0: none),
 and every evaluation, and the weights kept, are the average's. `--token-dropout R`: word dropout on the
@@ -35,7 +35,9 @@ import quality  # noqa: E402  (first: kerasformers imports TensorFlow quietly)
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from kerasformers import text  # noqa: E402
+from kerasformers import checks, text  # noqa: E402
+
+RATE = checks.argparse_type(checks.check_rate)  # a float in [0, 1); the error names the value
 
 SIZES = {
     "A": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2),  # quality.py's until C
@@ -60,11 +62,11 @@ def main(argv=None):
                         help="learning-rate schedules to compare: S > 0 warms up over S/10 s and decays linearly "
                              "to zero at S s of training (quality.TimeSchedule); 0: the paper's step schedule")
     parser.add_argument("--peak", type=float, default=3e-3, help="peak learning rate of the --decay-seconds schedules")
-    parser.add_argument("--dropout", type=rate_in_unit_interval, nargs="+", default=[None],
+    parser.add_argument("--dropout", type=RATE, nargs="+", default=[None],
                         help="dropout rates to compare, each set on every dropout of the size (default: the size's)")
     parser.add_argument("--weight-decay", type=float, nargs="+", default=[quality.SST2_WEIGHT_DECAY],
                         help="AdamW weight decays to compare (default quality.SST2_WEIGHT_DECAY)")
-    parser.add_argument("--label-smoothing", type=rate_in_unit_interval, nargs="+",
+    parser.add_argument("--label-smoothing", type=RATE, nargs="+",
                         default=[quality.SST2_LABEL_SMOOTHING],
                         help="label smoothings to compare (default quality.SST2_LABEL_SMOOTHING)")
     args = parser.parse_args(argv)
@@ -107,17 +109,9 @@ def main(argv=None):
 
 
 def grid(args):
-    """The swept axes, in the order of `describe`'s arguments."""
+    """The swept axes, in the order of a key's fields (`describe`)."""
     return (args.sizes, args.ema, args.token_dropout, args.decay_seconds, args.dropout, args.weight_decay,
             args.label_smoothing)
-
-
-def rate_in_unit_interval(value):
-    """argparse type: a float in [0, 1), named in the error otherwise."""
-    rate = float(value)
-    if not 0.0 <= rate < 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), received {value}")
-    return rate
 
 
 def describe(key, peak):

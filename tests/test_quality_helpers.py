@@ -156,12 +156,12 @@ def test_sst2_sweep_labels_each_regularisation_point_and_refuses_bad_rates(capsy
     changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.2, 0.2)
     assert sst2_sweep.describe(changed, 3e-3) == (
         "C, dropout 0.4, ema 0.9995, linear decay to 0 at 150 s, peak 0.003, weight decay 0.2, label smoothing 0.2")
-    assert sst2_sweep.rate_in_unit_interval("0.4") == 0.4
-    with pytest.raises(argparse.ArgumentTypeError, match="received 1.0"):
-        sst2_sweep.rate_in_unit_interval("1.0")
+    assert sst2_sweep.RATE("0.4") == 0.4
+    with pytest.raises(argparse.ArgumentTypeError, match="got 1.0"):
+        sst2_sweep.RATE("1.0")
     for flags, message in [(["--weight-decay", "-0.1"], "received [-0.1]"),
-                           (["--dropout", "1"], "must be in [0, 1), received 1"),
-                           (["--label-smoothing", "-0.5"], "received -0.5")]:
+                           (["--dropout", "1"], "must be in [0, 1), got 1"),
+                           (["--label-smoothing", "-0.5"], "got -0.5")]:
         with pytest.raises(SystemExit):
             sst2_sweep.main([*flags, "--data-dir", "nowhere"])
         assert message in capsys.readouterr().err
