@@ -364,8 +364,9 @@ def sst2_task(data_dir, scale, seed, quick):
 
 
 # Ours, from scratch: size C of benchmarks/sst2_sweep.py, chosen on validation over seeds 0-2 (best median; it ties
-# with B on the mean); until 2026-12-03 2 layers, d128, 4 heads, d_ff 256, dropout 0.2 (the sweep's A).
-SST2_SIZE = dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3)
+# with B on the mean); until 2026-12-03 2 layers, d128, 4 heads, d_ff 256, dropout 0.2 (the sweep's A). Dropout 0.4
+# in place of C's 0.3 since 2026-12-04, with SST2_WEIGHT_DECAY below (the regularisation sweep, same date).
+SST2_SIZE = dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.4)
 # The moving average of the weights (Keras' `use_ema`), evaluated and kept in place of the weights themselves: chosen
 # on validation over seeds 0-2 (`sst2_sweep.py --sizes C --ema 0 0.999 --seeds 0 1 2`), since 2026-12-03; the
 # longer average 0.9995 then against 0.999 (`--ema 0.999 0.9995`): median 0.8096 against 0.8039, a small margin.
@@ -379,15 +380,18 @@ SST2_EMA = 0.9995
 SST2_TOKEN_DROPOUT = 0.0
 SST2_DECAY_S = 150.0
 SST2_PEAK = 3e-3
-# AdamW's decoupled weight decay and the loss's label smoothing, as since the first run (`sst2_sweep.py
-# --weight-decay ... --label-smoothing ...` compares others on validation).
-SST2_WEIGHT_DECAY = 0.05
+# AdamW's decoupled weight decay and the loss's label smoothing (`sst2_sweep.py --weight-decay ... --label-smoothing
+# ...` compares others on validation). Weight decay 0.2 and dropout 0.4 (SST2_SIZE) since 2026-12-04, in place of
+# 0.05 and 0.3 (the first to eighth runs): chosen on validation over seeds 0-2 (`sst2_sweep.py --sizes C --ema 0.9995
+# --decay-seconds 150 --dropout 0.3 0.4 --weight-decay 0.05 0.2 --seeds 0 1 2 --seconds 150`): median 0.8073 against
+# 0.8028, level or ahead on every seed; a lead within one fold's standard error (0.014), tried in the ninth run.
+SST2_WEIGHT_DECAY = 0.2
 SST2_LABEL_SMOOTHING = 0.1
 
 
 def sst2_recipe():
     """How our SST-2 recipe differs from the plain one, for the report's row label."""
-    parts = [f"EMA {SST2_EMA:g}"]
+    parts = [f"dropout {SST2_SIZE['dropout']:g}", f"weight decay {SST2_WEIGHT_DECAY:g}", f"EMA {SST2_EMA:g}"]
     if SST2_TOKEN_DROPOUT:
         parts.append(f"word dropout {SST2_TOKEN_DROPOUT:g}")
     if SST2_DECAY_S:
@@ -398,8 +402,8 @@ def sst2_recipe():
 def sst2_classifier(tokenizer, max_length, size=None, ema=SST2_EMA, time_scheduled=False,
                     weight_decay=SST2_WEIGHT_DECAY, label_smoothing=SST2_LABEL_SMOOTHING):
     """Our SST-2 classifier of a `size` (default `SST2_SIZE`), compiled with its recipe: AdamW with the paper's
-    warm-up schedule, `weight_decay` (default 0.05), `label_smoothing` (default 0.1), XLA as `OURS` says. Also
-    used by sst2_sweep.py.
+    warm-up schedule, `weight_decay` (default `SST2_WEIGHT_DECAY`), `label_smoothing` (default 0.1), XLA as `OURS`
+    says. Also used by sst2_sweep.py.
 
     `ema`: a momentum keeps Keras' moving average of the weights (`use_ema=True`; None: no average);
     `TimeBudget` evaluates and keeps the average (`averaged_weights`).

@@ -42,7 +42,7 @@ RATE = checks.argparse_type(checks.check_rate)  # a float in [0, 1); the error n
 SIZES = {
     "A": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.2),  # quality.py's until C
     "B": dict(num_layers=1, model_dim=64, num_heads=2, hidden_dim=128, dropout=0.2),
-    "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),  # quality.SST2_SIZE since 2026-12-03
+    "C": dict(num_layers=2, model_dim=64, num_heads=4, hidden_dim=128, dropout=0.3),  # SST2_SIZE 12-03/04
     "D": dict(num_layers=2, model_dim=128, num_heads=4, hidden_dim=256, dropout=0.4),
 }
 

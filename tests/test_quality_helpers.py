@@ -143,8 +143,8 @@ def test_sst2_classifier_compiles_the_weight_decay_and_label_smoothing_it_is_giv
     default = quality.sst2_classifier(_Vocabulary(), 8, size, ema=None)
     assert default.optimizer.weight_decay == pytest.approx(quality.SST2_WEIGHT_DECAY)
     assert default.loss.label_smoothing == pytest.approx(quality.SST2_LABEL_SMOOTHING)
-    chosen = quality.sst2_classifier(_Vocabulary(), 8, size, ema=None, weight_decay=0.2, label_smoothing=0.25)
-    assert chosen.optimizer.weight_decay == pytest.approx(0.2)
+    chosen = quality.sst2_classifier(_Vocabulary(), 8, size, ema=None, weight_decay=0.3, label_smoothing=0.25)
+    assert chosen.optimizer.weight_decay == pytest.approx(0.3)
     assert chosen.loss.label_smoothing == pytest.approx(0.25)
 
 
@@ -153,9 +153,9 @@ def test_sst2_sweep_labels_each_regularisation_point_and_refuses_bad_rates(capsy
 
     recipe = ("C", 0.9995, 0.0, 150.0, None, quality.SST2_WEIGHT_DECAY, quality.SST2_LABEL_SMOOTHING)
     assert sst2_sweep.describe(recipe, 3e-3) == "C, ema 0.9995, linear decay to 0 at 150 s, peak 0.003"
-    changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.2, 0.2)
+    changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.5, 0.2)
     assert sst2_sweep.describe(changed, 3e-3) == (
-        "C, dropout 0.4, ema 0.9995, linear decay to 0 at 150 s, peak 0.003, weight decay 0.2, label smoothing 0.2")
+        "C, dropout 0.4, ema 0.9995, linear decay to 0 at 150 s, peak 0.003, weight decay 0.5, label smoothing 0.2")
     assert sst2_sweep.RATE("0.4") == 0.4
     with pytest.raises(argparse.ArgumentTypeError, match="got 1.0"):
         sst2_sweep.RATE("1.0")
