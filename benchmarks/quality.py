@@ -25,6 +25,7 @@ Splits:
 
     python benchmarks/quality.py --task all --json quality.json  # documented run, ~80 min
     python benchmarks/quality.py --task lm            # tiny Shakespeare, 167 s per recipe
+    python benchmarks/quality.py --task lm --rounds 5  # both recipes side by side with 5 seeds: medians
     python benchmarks/quality.py --task sst2          # SST-2, 10 min per recipe
     python benchmarks/quality.py --task sst2 --rounds 5  # both recipes side by side with 5 seeds: medians, margins
     python benchmarks/quality.py --task translation   # Tatoeba spa->eng, 20 min per recipe
@@ -193,6 +194,21 @@ def _skip(task):
     return False
 
 
+def _round_medians(results, metric, recipes, target, higher_is_better):
+    """With `ROUNDS` > 1, one line per recipe (`{name: label prefix}`): the median and min-max of its rounds'
+    test `metric`, and in how many rounds it met `target`. Nothing with one round."""
+    lines = []
+    for name, prefix in recipes.items() if ROUNDS > 1 else ():
+        scores = [x["test"][metric] for x in results if x["label"].startswith(prefix)]
+        if scores:
+            met = sum(v >= target if higher_is_better else v < target for v in scores)
+            sign = ">=" if higher_is_better else "<"
+            lines.append(f"{name}, {len(scores)} rounds: test {metric} median {np.median(scores):.4f} "
+                         f"(min {min(scores):.4f}, max {max(scores):.4f}); target ({sign} {target:g}) met in "
+                         f"{met} of {len(scores)}")
+    return lines
+
+
 # ----------------------------------------------------------------------------- language model
 def lm_task(data_dir, scale, seed, quick):
     """Char-level tiny Shakespeare: first 90% train, next 5% validation, last 5% test."""
@@ -220,55 +236,65 @@ def lm_task(data_dir, scale, seed, quick):
         return {"loss": model.evaluate(test, verbose=0, return_dict=True)["loss"]}
 
     results = []
-    # --- reference: nanoGPT's CPU command (README: block_size 64, batch 12, 4 layers, 4 heads, n_embd 128,
-    # max_iters = lr_decay_iters = 2000, dropout 0) over config/train_shakespeare_char.py (AdamW lr 1e-3,
-    # beta2 0.99, warm-up 100 iterations, min_lr 1e-4) and train.py's defaults (weight decay 0.1 on 2-D
-    # weights only, gradient clipping at global norm 1.0): pre-LN blocks with GELU, a final LayerNorm, output
-    # head tied to the token embedding, N(0, 0.02) weights, random 64-character windows. Built from
-    # keras_hub layers, so approximate: they carry biases (nanoGPT's bias=False), and nanoGPT's
-    # 0.02/sqrt(2 * n_layer) initialisation of the residual projections is not reproduced.
-    if not _skip("lm"):
-        keras.utils.set_random_seed(seed)
-        init = keras.initializers.RandomNormal(stddev=0.02)
-        ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        embedding = keras_hub.layers.TokenAndPositionEmbedding(vocab, context, 128, tie_weights=True,
-                                                               embeddings_initializer=init)
-        x = embedding(ids)  # (batch, length, 128)
-        for _ in range(4):
-            x = keras_hub.layers.TransformerDecoder(
-                intermediate_dim=512, num_heads=4, dropout=0.0, activation="gelu", layer_norm_epsilon=1e-5,
-                kernel_initializer=init, normalize_first=True,
-            )(x)
-        x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
-        reference = keras.Model({"token_ids": ids}, embedding.token_embedding(x, reverse=True))  # tied head
-        schedule = keras.optimizers.schedules.CosineDecay(0.0, 1900, alpha=0.1, warmup_target=1e-3,
-                                                          warmup_steps=100)  # 1e-3 -> 1e-4 by iteration 2000
-        optimizer = keras.optimizers.AdamW(schedule, beta_1=0.9, beta_2=0.99, epsilon=1e-8, weight_decay=0.1,
-                                           global_clipnorm=1.0)
-        optimizer.exclude_from_weight_decay(var_list=[v for v in reference.trainable_variables if len(v.shape) < 2])
-        reference.compile(optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                          jit_compile=True)
-        train = text.language_model_dataset(train_text, tokenizer, context, batch_size=12, seed=seed,
-                                            stride=1).repeat()  # every window, shuffled: nanoGPT's random offsets
-        budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "nanoGPT (approx.)")
-        results.append(_fit_steps(reference, train, budget, "nanoGPT CPU recipe from keras_hub layers (approximate)",
-                                  test_metrics))
+    for r in range(ROUNDS):  # both recipes each round, training seeds seed, seed + 1, ...; the split is fixed
+        train_seed = seed + r
+        suffix = f" (seed {train_seed})" if ROUNDS > 1 else ""
+        # --- reference: nanoGPT's CPU command (README: block_size 64, batch 12, 4 layers, 4 heads, n_embd 128,
+        # max_iters = lr_decay_iters = 2000, dropout 0) over config/train_shakespeare_char.py (AdamW lr 1e-3,
+        # beta2 0.99, warm-up 100 iterations, min_lr 1e-4) and train.py's defaults (weight decay 0.1 on 2-D
+        # weights only, gradient clipping at global norm 1.0): pre-LN blocks with GELU, a final LayerNorm, output
+        # head tied to the token embedding, N(0, 0.02) weights, random 64-character windows. Built from
+        # keras_hub layers, so approximate: they carry biases (nanoGPT's bias=False), and nanoGPT's
+        # 0.02/sqrt(2 * n_layer) initialisation of the residual projections is not reproduced.
+        if not _skip("lm"):
+            keras.utils.set_random_seed(train_seed)
+            init = keras.initializers.RandomNormal(stddev=0.02)
+            ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+            embedding = keras_hub.layers.TokenAndPositionEmbedding(vocab, context, 128, tie_weights=True,
+                                                                   embeddings_initializer=init)
+            x = embedding(ids)  # (batch, length, 128)
+            for _ in range(4):
+                x = keras_hub.layers.TransformerDecoder(
+                    intermediate_dim=512, num_heads=4, dropout=0.0, activation="gelu", layer_norm_epsilon=1e-5,
+                    kernel_initializer=init, normalize_first=True,
+                )(x)
+            x = keras.layers.LayerNormalization(epsilon=1e-5)(x)
+            reference = keras.Model({"token_ids": ids}, embedding.token_embedding(x, reverse=True))  # tied head
+            schedule = keras.optimizers.schedules.CosineDecay(0.0, 1900, alpha=0.1, warmup_target=1e-3,
+                                                              warmup_steps=100)  # 1e-3 -> 1e-4 by iteration 2000
+            optimizer = keras.optimizers.AdamW(schedule, beta_1=0.9, beta_2=0.99, epsilon=1e-8, weight_decay=0.1,
+                                               global_clipnorm=1.0)
+            optimizer.exclude_from_weight_decay(
+                var_list=[v for v in reference.trainable_variables if len(v.shape) < 2])
+            reference.compile(optimizer, loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                              jit_compile=True)
+            train = text.language_model_dataset(  # every window, shuffled: nanoGPT's random offsets
+                train_text, tokenizer, context, batch_size=12, seed=train_seed, stride=1).repeat()
+            budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "nanoGPT (approx.)")
+            results.append(_fit_steps(reference, train, budget,
+                                      f"nanoGPT CPU recipe from keras_hub layers (approximate){suffix}", test_metrics))
 
-    # --- ours
-    keras.utils.set_random_seed(seed)
-    model = kf.TransformerLanguageModel(
-        vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
-        dropout=0.0, tie_embeddings=False, dtype=OURS.policy,
-    )
-    schedule = keras.optimizers.schedules.CosineDecay(0.0, 2500, alpha=0.1, warmup_target=2e-3, warmup_steps=100)
-    model.compile(keras.optimizers.AdamW(schedule, beta_2=0.99, weight_decay=0.1),
-                  loss=MaskedSparseCategoricalCrossentropy(pad_id=None), jit_compile=OURS.jit)
-    train = text.language_model_dataset(train_text, tokenizer, context, batch_size=16, seed=seed).repeat()
-    budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "kerasformers")
-    results.append(_fit_steps(model, train, budget, "kerasformers TransformerLanguageModel", test_metrics))
-    results.append(_int8_row(model, test_metrics))
-    return {"task": "tiny Shakespeare (char LM)", "metric": "loss", "headline": "loss", "target": 1.80,
-            "higher_is_better": False, "budget_s": budget_s,
+        # --- ours
+        keras.utils.set_random_seed(train_seed)
+        model = kf.TransformerLanguageModel(
+            vocabulary_size=vocab, max_length=context, num_layers=4, model_dim=128, num_heads=4, hidden_dim=512,
+            dropout=0.0, tie_embeddings=False, dtype=OURS.policy,
+        )
+        schedule = keras.optimizers.schedules.CosineDecay(0.0, 2500, alpha=0.1, warmup_target=2e-3,
+                                                          warmup_steps=100)
+        model.compile(keras.optimizers.AdamW(schedule, beta_2=0.99, weight_decay=0.1),
+                      loss=MaskedSparseCategoricalCrossentropy(pad_id=None), jit_compile=OURS.jit)
+        train = text.language_model_dataset(train_text, tokenizer, context, batch_size=16,
+                                            seed=train_seed).repeat()
+        budget = TimeBudget(budget_s, evaluate, 10 * scale, False, 1.80, "kerasformers")
+        results.append(_fit_steps(model, train, budget, f"kerasformers TransformerLanguageModel{suffix}",
+                                  test_metrics))
+        if r == 0:
+            results.append(_int8_row(model, test_metrics))
+    summary = _round_medians(results, "loss", {"nanoGPT recipe": "nanoGPT CPU recipe",
+                                               "ours": "kerasformers TransformerLanguageModel"}, 1.80, False)
+    return {"summary": summary, "task": "tiny Shakespeare (char LM)", "metric": "loss", "headline": "loss",
+            "target": 1.80, "higher_is_better": False, "budget_s": budget_s,
             "split": "train: first 90% of the text; validation: next 5%; test: last 5%"
                      + (" (--quick: of its first 200,000 characters)" if quick else ""),
             "results": results}
@@ -342,14 +368,9 @@ def sst2_task(data_dir, scale, seed, quick):
             results.append(_int8_row(model, lambda m: {"accuracy": accuracy_on(test, post_padded)(m)}))
         if len(pair) == 2:
             margins.append(pair[1]["test"]["accuracy"] - pair[0]["test"]["accuracy"])
-    summary = []
+    summary = _round_medians(results, "accuracy", {"keras.io recipe": "keras.io",
+                                                   "ours": "kerasformers Transformer"}, 0.83, True)
     if ROUNDS > 1:
-        for name, rows in (("keras.io recipe", [x for x in results if x["label"].startswith("keras.io")]),
-                           ("ours", [x for x in results if x["label"].startswith("kerasformers Transformer")])):
-            scores = [x["test"]["accuracy"] for x in rows]
-            if scores:
-                summary.append(f"{name}, {len(scores)} rounds: test accuracy median {np.median(scores):.4f} "
-                               f"(min {min(scores):.4f}, max {max(scores):.4f})")
         if margins:
             summary.append(f"ours minus the recipe, per round: {' '.join(f'{m:+.4f}' for m in margins)}; median "
                            f"{np.median(margins):+.4f}; issue #15's target (+0.01) met in "
@@ -888,7 +909,7 @@ def _as_str(value):
 
 
 SKIP_REFERENCE = set()  # tasks whose reference recipe is not run (--skip-reference): not a documented result
-ROUNDS = 1  # sst2-pretrained: rounds of full fine-tuning; sst2: rounds of both recipes (--rounds)
+ROUNDS = 1  # sst2-pretrained: rounds of full fine-tuning; sst2, lm: rounds of both recipes (--rounds)
 SKIP_LORA = False  # sst2-pretrained: no LoRA row (--skip-lora)
 
 
@@ -963,9 +984,9 @@ def main(argv=None):
                         help="dtype policy of our recipes (default float32, with XLA); mixed_bfloat16 turns XLA "
                              "off; auto: kerasformers.training.resolve_precision. The references stay float32.")
     parser.add_argument("--rounds", type=int, default=1,
-                        help="sst2-pretrained: train the full fine-tuning recipe this many times; sst2: train both "
-                             "recipes this many times, side by side; with training seeds --seed, --seed + 1, ... "
-                             "(same split); reports the median and min-max")
+                        help="sst2-pretrained: train the full fine-tuning recipe this many times; sst2 and lm: "
+                             "train both recipes this many times, side by side; with training seeds --seed, "
+                             "--seed + 1, ... (same split); reports the median and min-max")
     parser.add_argument("--skip-lora", action="store_true", help="sst2-pretrained: no LoRA rank 8 row")
     args = parser.parse_args(argv)
     global ROUNDS, SKIP_LORA

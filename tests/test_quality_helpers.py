@@ -1,6 +1,7 @@
 """`benchmarks/quality.py`'s helpers: `averaged_weights` puts Keras' moving average in, then takes it out;
 `token_dropout` turns real ids into padding; `TimeSchedule` ends at its own length; `_warm_up` steps on every
-batch shape; `sst2_classifier` and `sst2_sweep.py` take the regularisation they are given."""
+batch shape; `sst2_classifier` and `sst2_sweep.py` take the regularisation they are given; `_round_medians` summarises
+rounds."""
 
 import argparse
 import pathlib
@@ -165,3 +166,22 @@ def test_sst2_sweep_labels_each_regularisation_point_and_refuses_bad_rates(capsy
         with pytest.raises(SystemExit):
             sst2_sweep.main([*flags, "--data-dir", "nowhere"])
         assert message in capsys.readouterr().err
+
+
+def test_round_medians_summarise_each_recipe_over_rounds_and_count_the_target(monkeypatch):
+    def row(label, loss):
+        return {"label": label, "test": {"loss": loss}}
+
+    results = [row("reference (seed 0)", 1.9), row("ours (seed 0)", 1.7), row("the same, quantized", 1.7),
+               row("reference (seed 1)", 1.7), row("ours (seed 1)", 1.6),
+               row("reference (seed 2)", 1.8), row("ours (seed 2)", 1.85)]
+    recipes = {"the reference": "reference", "ours": "ours"}
+    monkeypatch.setattr(quality, "ROUNDS", 1)
+    assert quality._round_medians(results, "loss", recipes, 1.80, False) == []  # one round: its rows say it all
+    monkeypatch.setattr(quality, "ROUNDS", 3)
+    assert quality._round_medians(results, "loss", recipes, 1.80, False) == [
+        "the reference, 3 rounds: test loss median 1.8000 (min 1.7000, max 1.9000); target (< 1.8) met in 1 of 3",
+        "ours, 3 rounds: test loss median 1.7000 (min 1.6000, max 1.8500); target (< 1.8) met in 2 of 3"]
+    accuracy = [{"label": "ours", "test": {"accuracy": a}} for a in (0.83, 0.82, 0.84)]
+    assert quality._round_medians(accuracy, "accuracy", {"ours": "ours"}, 0.83, True) == [
+        "ours, 3 rounds: test accuracy median 0.8300 (min 0.8200, max 0.8400); target (>= 0.83) met in 2 of 3"]

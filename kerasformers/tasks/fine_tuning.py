@@ -5,13 +5,18 @@ from kerasformers.checkpoints import load_pretrained_tokenizer
 from kerasformers.models import checkpoint_facts, enable_lora, merge_lora
 from kerasformers.tasks.arguments import positive_int
 
+# Layer options (`--dropout`, ...) that change how a checkpoint trains, not its architecture: given with
+# `--pretrained`, they replace the checkpoint's values; the others are refused.
+TRAINING_OVERRIDES = ("dropout",)
+
 
 def add_pretrained_arguments(group, family):
     """`--pretrained DIR` and `--lora-rank R` in a parser group; `family` names the checkpoints it takes."""
     group.add_argument("--pretrained", metavar="DIR",
                        help=f"fine-tune {family}: a Hugging Face folder (config.json, model.safetensors, tokenizer "
                             "files), a KerasHub preset folder, or a hub id (downloaded: needs a network); its "
-                            "architecture and tokenizer replace --preset and --tokenizer")
+                            "architecture and tokenizer replace --preset and --tokenizer (--dropout, if given, replaces its "
+                            "dropout rate)")
     group.add_argument("--lora-rank", type=positive_int, metavar="R",
                        help="with --pretrained: train only rank-R LoRA updates of the attention and feed-forward "
                             "projections (and a new head); merged into the kernels before model.keras and the "
@@ -25,15 +30,16 @@ def prepare_pretrained(task, options, model_type, defaults):
     `defaults` (`{"learning_rate": 1e-4, ...}`) left None gets its value.
 
     Raises:
-        ValueError: `--lora-rank` without it; `--preset` or a layer override given with it, a checkpoint of
-            another `model_type`, or `--max-length` beyond the checkpoint's positions.
+        ValueError: `--lora-rank` without it; `--preset` or a layer override other than `--dropout` given with
+            it, a checkpoint of another `model_type`, or `--max-length` beyond the checkpoint's positions.
     """
     if options.lora_rank and not options.pretrained:
         raise ValueError(f"--lora-rank {options.lora_rank} adapts a pretrained checkpoint: give --pretrained DIR "
                          "too (a model trained from scratch trains all its weights).")
     if not options.pretrained:
         return
-    given = [f"--{k.replace('_', '-')}" for k, v in task.layer_overrides(options).items() if v is not None]
+    given = [f"--{k.replace('_', '-')}" for k, v in task.layer_overrides(options).items()
+             if v is not None and k not in TRAINING_OVERRIDES]
     if options.preset != "tiny":
         given.insert(0, "--preset")
     if given:
@@ -68,11 +74,13 @@ def with_lora(model, rank):
 
 
 def build_pretrained(run, model_class, **arguments):
-    """`model_class.from_pretrained(--pretrained, dtype=the run's policy, **arguments)`, with LoRA if asked; printed."""
+    """`model_class.from_pretrained(--pretrained, dtype=the run's policy, **arguments)`, with `--dropout` if
+    given and LoRA if asked; printed."""
     o = run.options
-    model = model_class.from_pretrained(o.pretrained, dtype=run.policy, **arguments)
+    overrides = {k: getattr(o, k) for k in TRAINING_OVERRIDES if getattr(o, k, None) is not None}
+    model = model_class.from_pretrained(o.pretrained, dtype=run.policy, **overrides, **arguments)
     print(f"Loaded {o.pretrained}: {model.num_layers} layers, width {model.model_dim}, {model.max_length} positions, "
-          f"{model.vocabulary_size:,} tokens")
+          f"{model.vocabulary_size:,} tokens, dropout {model.dropout:g}")
     if o.lora_rank:
         with_lora(model, o.lora_rank)
     return model

@@ -32,7 +32,7 @@ def checkpoint(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fine_tuned(checkpoint, tmp_path_factory):
     base = tmp_path_factory.mktemp("runs")
-    result = run_task("classification", pretrained=str(checkpoint), output=str(base / "run"),
+    result = run_task("classification", pretrained=str(checkpoint), dropout=0.25, output=str(base / "run"),
                       export_dir=str(base / "export"), **FEW)
     return result
 
@@ -55,6 +55,10 @@ def test_fine_tuning_starts_from_the_checkpoint_and_uses_its_tokenizer(fine_tune
     for sentence in tiny_checkpoints.SENTENCES:  # the saved tokenizer is the checkpoint's, reloaded
         assert np.asarray(tokenizer(sentence)).tolist() == np.asarray(original(sentence)).tolist(), sentence
     assert run.model.num_layers == 2 and run.model.model_dim == 32 and run.model.pooling == "pooler"
+    # --dropout replaces the checkpoint's 0.1 (it changes training, not the architecture)
+    assert run.model.dropout == 0.25
+    assert {layer.rate for layer in run.model.layers if isinstance(layer, keras.layers.Dropout)} == {0.25}
+    assert {layer.dropout for layer in run.model.encoder_layers} == {0.25}
     # 4 steps at 1e-4 move the embeddings only a little away from the checkpoint's
     start = kf.TransformerClassifier.from_pretrained(checkpoint, num_classes=2)
     moved = run.model.embedding.token_embedding.embeddings.numpy() - start.embedding.token_embedding.embeddings.numpy()
