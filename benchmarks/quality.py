@@ -631,14 +631,9 @@ def sst2_pretrained_task(data_dir, scale, seed, quick):
             full_rows.append(results[-1])
             if len(full_rows) == 1:  # the first fully fine-tuned model, best validation weights
                 results.append(_int8_row(model, lambda m, predict=predict: {"accuracy": accuracy(predict, test)}))
-    rounds = None
-    if len(full_rows) > 1:
-        scores = [r["test"]["accuracy"] for r in full_rows]
-        rounds = {"label": "full fine-tuning", "count": len(scores), "median": float(np.median(scores)),
-                  "min": min(scores), "max": max(scores),
-                  "met": sum(score >= 0.88 for score in scores)}
-    return {"rounds": rounds, "task": "SST-2 fine-tuned from all-MiniLM-L6-v2", "metric": "accuracy", "headline": "accuracy",
-            "target": 0.88, "higher_is_better": True, "budget_s": budget_s,
+    summary = _round_medians(full_rows, "accuracy", {"full fine-tuning": ""}, 0.88, True)  # "": every full row
+    return {"summary": summary, "task": "SST-2 fine-tuned from all-MiniLM-L6-v2", "metric": "accuracy",
+            "headline": "accuracy", "target": 0.88, "higher_is_better": True, "budget_s": budget_s,
             "split": f"train: GLUE train minus validation ({len(train.texts):,}{', --quick subset' if quick else ''}); "
                      f"validation: {len(val.texts):,} whole sentences of GLUE train (text.split_sentences, seed "
                      f"{seed}; their phrases taken out of training); test: GLUE dev ({len(test.texts)} sentences)",
@@ -959,10 +954,6 @@ def table(report):
                      f"| {verdict(report, r)} |")
     if report.get("summary"):
         lines += [""] + [f"- {line}" for line in report["summary"]]
-    if report.get("rounds"):
-        r = report["rounds"]
-        lines += ["", f"{r['label']}, {r['count']} rounds: test {report['headline']} median {r['median']:.4f} "
-                      f"(min {r['min']:.4f}, max {r['max']:.4f}); target met in {r['met']} of {r['count']}"]
     return "\n".join(lines)
 
 

@@ -15,8 +15,8 @@ def add_pretrained_arguments(group, family):
     group.add_argument("--pretrained", metavar="DIR",
                        help=f"fine-tune {family}: a Hugging Face folder (config.json, model.safetensors, tokenizer "
                             "files), a KerasHub preset folder, or a hub id (downloaded: needs a network); its "
-                            "architecture and tokenizer replace --preset and --tokenizer (--dropout, if given, replaces its "
-                            "dropout rate)")
+                            "architecture and tokenizer replace --preset and --tokenizer (--dropout, if given, "
+                            "replaces its dropout rate)")
     group.add_argument("--lora-rank", type=positive_int, metavar="R",
                        help="with --pretrained: train only rank-R LoRA updates of the attention and feed-forward "
                             "projections (and a new head); merged into the kernels before model.keras and the "
