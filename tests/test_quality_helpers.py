@@ -185,3 +185,21 @@ def test_round_medians_summarise_each_recipe_over_rounds_and_count_the_target(mo
     accuracy = [{"label": "ours", "test": {"accuracy": a}} for a in (0.83, 0.82, 0.84)]
     assert quality._round_medians(accuracy, "accuracy", {"ours": "ours"}, 0.83, True) == [
         "ours, 3 rounds: test accuracy median 0.8300 (min 0.8200, max 0.8400); target (>= 0.83) met in 2 of 3"]
+
+
+def test_average_of_predicts_the_mean_of_its_members_probabilities_and_quantizes():
+    size = dict(num_layers=1, model_dim=8, num_heads=2, hidden_dim=16, dropout=0.0)
+    members = []
+    for seed in range(3):
+        keras.utils.set_random_seed(seed)
+        members.append(quality.sst2_classifier(_Vocabulary(), 8, size, ema=None))
+    ids = {"token_ids": np.array([[5, 7, 9, 0, 0, 0, 0, 0], [3, 4, 0, 0, 0, 0, 0, 0]], "int32")}
+    expected = np.mean([keras.ops.convert_to_numpy(keras.ops.softmax(m.predict(ids, verbose=0))) for m in members], 0)
+    ensemble = quality.average_of(members)
+    np.testing.assert_allclose(ensemble.predict(ids, verbose=0), expected, atol=1e-6)
+    assert ensemble.count_params() == sum(m.count_params() for m in members)
+    assert quality.average_of(members[:1]) is members[0]  # one member: the model itself, logits and all
+    ensemble.quantize("int8")  # the int8 row quantizes every member through the ensemble
+    np.testing.assert_allclose(ensemble.predict(ids, verbose=0), expected, atol=0.05)
+    for member in members:
+        assert any(getattr(layer, "quantization_mode", None) == "int8" for layer in member._flatten_layers())
