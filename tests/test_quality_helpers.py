@@ -203,3 +203,27 @@ def test_average_of_predicts_the_mean_of_its_members_probabilities_and_quantizes
     np.testing.assert_allclose(ensemble.predict(ids, verbose=0), expected, atol=0.05)
     for member in members:
         assert any(getattr(layer, "quantization_mode", None) == "int8" for layer in member._flatten_layers())
+
+
+def test_restart_trains_a_used_model_as_a_new_one_from_the_given_weights():
+    size = dict(num_layers=1, model_dim=8, num_heads=2, hidden_dim=16, dropout=0.0)
+    rng = np.random.default_rng(0)
+    x = {"token_ids": rng.integers(1, 50, (16, 8)).astype("int32")}
+    y = rng.integers(0, 2, 16).astype("int32")
+
+    keras.utils.set_random_seed(1)
+    new = quality.sst2_classifier(_Vocabulary(), 8, size, ema=MOMENTUM)
+    start = new.get_weights()
+    new.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+
+    keras.utils.set_random_seed(2)
+    used = quality.sst2_classifier(_Vocabulary(), 8, size, ema=MOMENTUM)
+    used.fit({"token_ids": x["token_ids"][::-1]}, 1 - y, batch_size=4, epochs=2, shuffle=False, verbose=0)
+    quality.restart(used, start)
+    assert int(used.optimizer.iterations) == 0
+    used.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(values(used), values(new)):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+    with quality.averaged_weights(used), quality.averaged_weights(new):  # the moving averages agree too
+        for a, b in zip(values(used), values(new)):
+            np.testing.assert_allclose(a, b, atol=1e-6)
