@@ -470,11 +470,14 @@ def sst2_recipe():
 
 def restart(model, weights):
     """`model` (compiled, perhaps trained) back to the start of training with `weights`: its optimizer's
-    variables (moments, moving average, step count) go to zero, as a new optimizer's are. Keras' moving
-    average starts from the weights again at step 0. The compiled functions stay, so nothing recompiles."""
+    variables (moments, moving average, step count) go to zero, as a new optimizer's are; a learning rate held
+    as a number keeps its value. Keras' moving average starts from the weights again at step 0. The compiled
+    functions stay, so nothing recompiles."""
     model.set_weights(weights)
+    rate = model.optimizer.learning_rate  # a Variable for a number, a value for a schedule (not a variable)
     for variable in model.optimizer.variables:
-        variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
+        if variable is not rate:
+            variable.assign(keras.ops.zeros(variable.shape, variable.dtype))
 
 
 def sst2_ensemble():

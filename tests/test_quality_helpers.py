@@ -227,3 +227,12 @@ def test_restart_trains_a_used_model_as_a_new_one_from_the_given_weights():
     with quality.averaged_weights(used), quality.averaged_weights(new):  # the moving averages agree too
         for a, b in zip(values(used), values(new)):
             np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_restart_keeps_a_learning_rate_given_as_a_number():
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile(keras.optimizers.AdamW(1e-3), "mse")
+    model.fit(np.ones((4, 3)), np.zeros((4, 2)), verbose=0)
+    quality.restart(model, model.get_weights())
+    assert int(model.optimizer.iterations) == 0
+    assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
