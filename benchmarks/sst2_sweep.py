@@ -13,6 +13,8 @@ reference, in `quality.py`.
         --seeds 0 1 2 --seconds 180      # word dropout and a schedule that ends early: every combination
     python benchmarks/sst2_sweep.py --sizes C --ema 0.9995 --decay-seconds 150 --dropout 0.3 0.4 \
         --weight-decay 0.05 0.2 --seeds 0 1 2 --seconds 150      # regularisation: every combination
+    python benchmarks/sst2_sweep.py --sizes C --dropout 0.4 --ema 0.9995 --decay-seconds 150 \
+        --front-ends mean conv3-mean_max --seeds 0 1 2 3 4      # a convolutional front end and max pooling
 
 `--ema M`: AdamW keeps Keras' moving average of the weights (`use_ema=True`, momentum M; 0: none),
 and every evaluation, and the weights kept, are the average's. `--token-dropout R`: word dropout on the
@@ -20,7 +22,9 @@ training batches (`quality.token_dropout`). `--decay-seconds S`: the learning ra
 to `--peak` and decays linearly to zero at S s (`quality.TimeSchedule`), in place of the paper's step schedule.
 `--dropout R`: every dropout rate of the size set to R (default: the size's own). `--weight-decay W`: AdamW's
 decoupled weight decay (default `quality.SST2_WEIGHT_DECAY`). `--label-smoothing E`: the loss's label smoothing
-(default `quality.SST2_LABEL_SMOOTHING`).
+(default `quality.SST2_LABEL_SMOOTHING`). `--front-ends K-P`: a `LocalConvolution` of width K before the encoder
+("conv3-"; none without the prefix) and the classifier's pooling P (`mean`, `max`, `mean_max`), e.g. `mean` (the
+plain classifier) or `conv3-mean_max`; default: the size's own.
 """
 
 import argparse
@@ -69,6 +73,9 @@ def main(argv=None):
     parser.add_argument("--label-smoothing", type=RATE, nargs="+",
                         default=[quality.SST2_LABEL_SMOOTHING],
                         help="label smoothings to compare (default quality.SST2_LABEL_SMOOTHING)")
+    parser.add_argument("--front-ends", type=FrontEnd, nargs="+", default=[None],
+                        help="front ends and poolings to compare, as [convK-]POOLING: e.g. mean conv3-mean_max "
+                             "(default: the size's own)")
     args = parser.parse_args(argv)
     if any(w < 0 for w in args.weight_decay):
         parser.error(f"--weight-decay must be >= 0, received {args.weight_decay}")
@@ -86,8 +93,8 @@ def main(argv=None):
             return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
         for key in itertools.product(*grid(args)):
-            name, ema, drop, decay, dropout, decay_w, smoothing = key
-            size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}))
+            name, ema, drop, decay, dropout, decay_w, smoothing, front = key
+            size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front or {}))
             label = describe(key, args.peak) + f" seed {seed}"
             keras.utils.set_random_seed(seed)
             model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),
@@ -111,14 +118,33 @@ def main(argv=None):
 def grid(args):
     """The swept axes, in the order of a key's fields (`describe`)."""
     return (args.sizes, args.ema, args.token_dropout, args.decay_seconds, args.dropout, args.weight_decay,
-            args.label_smoothing)
+            args.label_smoothing, args.front_ends)
+
+
+class FrontEnd(dict):
+    """`[convK-]POOLING` (argparse type): the classifier options `conv_kernel_size` and `pooling`, hashable."""
+
+    def __init__(self, value):
+        conv, _, pooling = value.rpartition("-")
+        if pooling not in ("mean", "max", "mean_max") or (conv and not (conv.startswith("conv") and
+                                                                        conv[4:].isdigit() and int(conv[4:]) > 0)):
+            raise argparse.ArgumentTypeError(f"expected [convK-]POOLING, e.g. mean or conv3-mean_max; received "
+                                             f"{value!r}")
+        super().__init__(pooling=pooling, conv_kernel_size=int(conv[4:]) if conv else None)
+        self.text = value
+
+    def __hash__(self):
+        return hash(self.text)
+
+    def __str__(self):
+        return self.text
 
 
 def describe(key, peak):
     """A row label for one point of `grid`; weight decay and label smoothing are named only when they differ
     from the recipe's."""
-    name, ema, drop, decay, dropout, weight_decay, label_smoothing = key
-    parts = [name]
+    name, ema, drop, decay, dropout, weight_decay, label_smoothing, front = key
+    parts = [name] + ([str(front)] if front else [])
     if dropout is not None:
         parts.append(f"dropout {dropout:g}")
     if ema:

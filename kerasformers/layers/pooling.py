@@ -1,4 +1,4 @@
-"""Mean over the real tokens of a sequence."""
+"""Mean and maximum over the real tokens of a sequence."""
 
 import keras
 from keras import ops
@@ -56,3 +56,57 @@ class MaskedMeanPooling(keras.layers.Layer):
 
     def compute_output_shape(self, inputs_shape):
         return (inputs_shape[0], inputs_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="kerasformers")
+class MaskedMaxPooling(keras.layers.Layer):
+    """Maximum of a sequence over its real (unmasked) positions, feature by feature.
+
+    Like `keras.layers.GlobalMaxPooling1D`, except that padding never wins
+    the maximum (Keras' layer ignores masks) and a sequence with no real
+    token pools to zeros. The "max-over-time" pooling of convolutional text
+    classifiers (Kim, 2014); `TransformerClassifier(pooling="mean_max")`
+    concatenates it with `MaskedMeanPooling`.
+
+    Args:
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: `(batch, length, dim)`.
+        padding_mask: boolean `(batch, length)`. Defaults to the Keras mask of
+            `inputs`; without either, a plain maximum.
+
+    Returns:
+        `(batch, dim)`.
+
+    Example:
+    >>> x = keras.ops.convert_to_tensor([[[1.0], [5.0], [9.0]]])
+    >>> mask = keras.ops.convert_to_tensor([[True, True, False]])
+    >>> keras.ops.convert_to_numpy(MaskedMaxPooling()(x, padding_mask=mask)).tolist()
+    [[5.0]]
+    """
+
+    def __init__(self, **kwargs):
+        reject_unknown_kwargs(type(self), kwargs)
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def build(self, inputs_shape):
+        check_rank(type(self).__name__, "inputs", inputs_shape, 3)
+
+    def call(self, inputs, padding_mask=None):  # (batch, length, dim)
+        if padding_mask is None:
+            padding_mask = masks_lib.get_keras_mask(inputs)
+        if padding_mask is None:
+            return ops.max(inputs, axis=1)
+        masks_lib.check_mask_shape("padding_mask", padding_mask, (None, inputs.shape[1]), type(self).__name__)
+        real = ops.cast(padding_mask, "bool")[:, :, None]  # (batch, length, 1)
+        largest = ops.max(ops.where(real, inputs, ops.cast(float("-inf"), inputs.dtype)), axis=1)
+        return ops.where(ops.any(real, axis=1), largest, ops.zeros_like(largest))  # no real token: zeros
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, inputs_shape):
+        return (inputs_shape[0], inputs_shape[2])
+

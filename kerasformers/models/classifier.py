@@ -2,7 +2,7 @@
 
 import keras
 
-from kerasformers.layers import MaskedMeanPooling, TokenAndPositionEmbedding
+from kerasformers.layers import LocalConvolution, MaskedMaxPooling, MaskedMeanPooling, TokenAndPositionEmbedding
 from kerasformers.checks import check_choice, check_positive_int, check_rate
 from kerasformers.models._common import (
     block_kwargs,
@@ -19,8 +19,9 @@ class TransformerClassifier(TaskModel, keras.Model):
     """Transformer encoder + pooling + linear head: text classification.
 
     A functional model: `token_ids` (int32 `(batch, length)`, 0 = padding) →
-    `TokenAndPositionEmbedding(mask_zero=True)` → dropout → `num_layers`
-    `TransformerEncoderLayer`s → pooling → dropout → `Dense(num_classes)`.
+    `TokenAndPositionEmbedding(mask_zero=True)` → dropout → [`LocalConvolution`]
+    → `num_layers` `TransformerEncoderLayer`s → pooling → dropout →
+    `Dense(num_classes)`.
     Logits (or probabilities) are float32, also under mixed precision.
 
     Args:
@@ -33,7 +34,9 @@ class TransformerClassifier(TaskModel, keras.Model):
             `"cls"` (the first position: feed sequences that start with a class
             token, e.g. `classification_dataset(..., cls_token=True)`) or
             `"pooler"` (BERT's pooler: the first position through
-            `Dense(model_dim, activation="tanh")`).
+            `Dense(model_dim, activation="tanh")`); or `"max"` (maximum over
+            real tokens, `MaskedMaxPooling`) or `"mean_max"` (mean and maximum
+            concatenated: `2 * model_dim` features).
         normalize_first: bool. Pre-LN blocks (default True: stabler from scratch).
         positional: `"learned"` or `"sinusoidal"`.
         activation: feed-forward activation. Defaults to `"gelu"`.
@@ -47,6 +50,10 @@ class TransformerClassifier(TaskModel, keras.Model):
             to None (no table).
         embedding_norm: bool. A LayerNorm after the embeddings, as in BERT.
             Defaults to False.
+        conv_kernel_size: int or None. A `LocalConvolution` of this width
+            between the embeddings and the encoder: local n-gram features,
+            which help small models trained from scratch on short texts.
+            Defaults to None (none).
         **kwargs: `name`, `trainable`, `dtype` of `keras.Model`.
 
     `TransformerClassifier.from_pretrained(path, num_classes=...)` builds one
@@ -79,11 +86,13 @@ class TransformerClassifier(TaskModel, keras.Model):
         padding_id=0,
         num_segments=None,
         embedding_norm=False,
+        conv_kernel_size=None,
         **kwargs,
     ):
         check_model_kwargs(type(self), kwargs)
         check_positive_int("num_classes", num_classes)
-        check_choice("pooling", pooling, ("mean", "cls", "pooler"))
+        check_choice("pooling", pooling, ("mean", "cls", "pooler", "max", "mean_max"))
+        check_positive_int("conv_kernel_size", conv_kernel_size, allow_none=True)
         dropout = check_rate("dropout", dropout)
         blocks = block_kwargs(model_dim, num_heads, hidden_dim, dropout, activation, normalize_first, layer_norm_epsilon)
 
@@ -97,9 +106,15 @@ class TransformerClassifier(TaskModel, keras.Model):
         if embedding_norm:
             x = keras.layers.LayerNormalization(epsilon=layer_norm_epsilon, name="embedding_norm")(x)
         x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+        if conv_kernel_size:
+            x = LocalConvolution(conv_kernel_size, activation=activation, layer_norm_epsilon=layer_norm_epsilon,
+                                 name="local_convolution")(x)  # padding zeroed; the mask passes through
         x, encoder_layers, _ = encoder_stack(x, num_layers, **blocks)  # (batch, length, model_dim)
-        if pooling == "mean":
-            pooled = MaskedMeanPooling(name="mean_pooling")(x)  # over real tokens; all-padding rows give 0
+        if pooling in ("mean", "max", "mean_max"):  # over real tokens; all-padding rows give 0
+            pooled = [MaskedMeanPooling(name="mean_pooling")(x)] if pooling != "max" else []
+            if pooling != "mean":
+                pooled.append(MaskedMaxPooling(name="max_pooling")(x))
+            pooled = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="mean_max")(pooled)
         else:
             pooled = x[:, 0, :]
             if pooling == "pooler":
@@ -128,6 +143,7 @@ class TransformerClassifier(TaskModel, keras.Model):
             padding_id=padding_id,
             num_segments=num_segments,
             embedding_norm=bool(embedding_norm),
+            conv_kernel_size=conv_kernel_size,
         )
         self.embedding = embedding
         self.encoder_layers = encoder_layers

@@ -144,6 +144,21 @@ def test_classifier_mean_pooling_ignores_padding():
     np.testing.assert_allclose(model.predict({"token_ids": padded}, verbose=0), model.predict({"token_ids": ids}, verbose=0), atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", ["max", "mean_max"])
+def test_classifier_max_pooling_and_convolution_ignore_padding_and_pool_the_final_states(pooling):
+    model = classifier(pooling=pooling, conv_kernel_size=3)
+    ids = token_batch(3, 6)
+    padded = np.concatenate([ids, np.zeros((3, 5), "int32")], axis=1)
+    out = model.predict({"token_ids": padded}, verbose=0)
+    np.testing.assert_allclose(out, model.predict({"token_ids": ids}, verbose=0), atol=1e-5)
+    states = keras.Model(model.inputs, model.get_layer("encoder_final_norm").output).predict({"token_ids": ids}, verbose=0)
+    features = states.max(1) if pooling == "max" else np.concatenate([states.mean(1), states.max(1)], -1)
+    kernel, bias = model.get_layer("head").get_weights()
+    np.testing.assert_allclose(out, features @ kernel + bias, atol=1e-5)
+    assert model.get_layer("local_convolution").kernel_size == 3
+    assert kf.TransformerClassifier.from_config(model.get_config()).get_config() == model.get_config()
+
+
 def test_classifier_cls_pooling_and_probabilities():
     model = classifier(pooling="cls", output_probabilities=True)
     x = {"token_ids": token_batch(4, 6)}
@@ -213,7 +228,8 @@ def test_unknown_preset_lists_known_ones(cls):
     "build,match",
     [
         (lambda: kf.TransformerClassifier(vocabulary_size=50, num_classes=0), "num_classes=0"),
-        (lambda: classifier(pooling="max"), "pooling='max'"),
+        (lambda: classifier(pooling="maximum"), "pooling='maximum'"),
+        (lambda: classifier(conv_kernel_size=0), "conv_kernel_size=0"),
         (lambda: language_model(model_dim=100, num_heads=3), "model_dim=100, num_heads=3"),
         (lambda: kf.VisionTransformer(image_size=10, patch_size=4, num_classes=2), "image_size=10, patch_size=4"),
         (lambda: seq2seq(num_head=4), "Did you mean `num_heads`"),
