@@ -28,7 +28,9 @@ plain classifier) or `conv3-mean_max`; default: the size's own.
 """
 
 import argparse
+import concurrent.futures
 import itertools
+import multiprocessing
 import pathlib
 import sys
 
@@ -82,37 +84,47 @@ def main(argv=None):
     if not args.data_dir.is_dir():
         sys.exit(f"No data at {args.data_dir}: pass --data-dir (the shared corpora folder).")
     rows = []
+    # Each run in a new process: a process keeps the memory maps of every XLA program it compiled, and about 14
+    # runs' worth exhausted the kernel's limit (`vm.max_map_count`) in one process (2026-12-04).
+    spawn = multiprocessing.get_context("spawn")
     for seed in args.seeds:
-        train = text.read_labelled(args.data_dir / "sst2-glue" / "train.tsv")
-        train, val = text.split_sentences(train, 872, seed=seed)
-        tokenizer = text.make_tokenizer("unigram", train.texts, 8000, lowercase=True)
-        val_ids = {"token_ids": text.encode(tokenizer, val.texts, 64)}
-
-        def accuracy(model):
-            probs = model.predict(val_ids, verbose=0, batch_size=256)
-            return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
-
         for key in itertools.product(*grid(args)):
-            name, ema, drop, decay, dropout, decay_w, smoothing, front = key
-            size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front or {}))
-            label = describe(key, args.peak) + f" seed {seed}"
-            keras.utils.set_random_seed(seed)
-            model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),
-                                            weight_decay=decay_w, label_smoothing=smoothing)
-            data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed)
-            one_pass = int(data.cardinality())  # the warm-up reaches every bucket's partial last batch
-            data = quality.token_dropout(data.repeat(), drop, seed=seed)
-            budget = quality.TimeBudget(args.seconds, accuracy, 15, True, 0.83, label)
-            schedule = [quality.TimeSchedule(budget, args.peak, seconds=decay)] if decay else []
-            quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule,
-                               warm_up_scan=one_pass)
-            rows.append((key, seed, budget.best()))
-            print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
-                  f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
+            with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as child:
+                best = child.submit(run, args.data_dir, seed, key, args.seconds, args.peak).result()
+            rows.append((key, seed, best))
     print("\nrecipe | best validation accuracy per seed | median")
     for key in itertools.product(*grid(args)):
         values = [best for k, _, best in rows if k == key]
         print(f"{describe(key, args.peak)} | {' '.join(f'{v:.4f}' for v in values)} | {float(np.median(values)):.4f}")
+
+
+def run(data_dir, seed, key, seconds, peak):
+    """One point of the grid on one validation fold (`seed`): trains, prints, returns the best validation accuracy."""
+    train = text.read_labelled(data_dir / "sst2-glue" / "train.tsv")
+    train, val = text.split_sentences(train, 872, seed=seed)
+    tokenizer = text.make_tokenizer("unigram", train.texts, 8000, lowercase=True)
+    val_ids = {"token_ids": text.encode(tokenizer, val.texts, 64)}
+
+    def accuracy(model):
+        probs = model.predict(val_ids, verbose=0, batch_size=256)
+        return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
+
+    name, ema, drop, decay, dropout, decay_w, smoothing, front = key
+    size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front or {}))
+    label = describe(key, peak) + f" seed {seed}"
+    keras.utils.set_random_seed(seed)
+    model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),
+                                    weight_decay=decay_w, label_smoothing=smoothing)
+    data = text.classification_dataset(train.texts, train.labels, tokenizer, 64, 64, seed=seed)
+    one_pass = int(data.cardinality())  # the warm-up reaches every bucket's partial last batch
+    data = quality.token_dropout(data.repeat(), drop, seed=seed)
+    budget = quality.TimeBudget(seconds, accuracy, 15, True, 0.83, label)
+    schedule = [quality.TimeSchedule(budget, peak, seconds=decay)] if decay else []
+    quality._fit_steps(model, data, budget, label, lambda m: {"validation": accuracy(m)}, callbacks=schedule,
+                       warm_up_scan=one_pass)
+    print(f"size {label} {size}: {model.count_params():,} parameters, best validation accuracy "
+          f"{budget.best():.4f} at {budget.best_at[0]:.0f} s", flush=True)
+    return budget.best()
 
 
 def grid(args):

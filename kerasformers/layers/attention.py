@@ -107,7 +107,7 @@ class MultiHeadAttention(keras.layers.Layer):
     Example:
     >>> mha = MultiHeadAttention(num_heads=2, key_dim=8)
     >>> x = keras.ops.ones((3, 5, 16))
-    >>> mha(x, use_causal_mask=True).shape
+    >>> tuple(mha(x, use_causal_mask=True).shape)
     (3, 5, 16)
     >>> out, scores = mha(x, keras.ops.ones((3, 7, 16)), return_attention_scores=True)
     >>> tuple(scores.shape)

@@ -38,7 +38,7 @@ class LocalConvolution(keras.layers.Layer):
 
     Example:
     >>> conv = LocalConvolution(kernel_size=3)
-    >>> conv(keras.ops.ones((2, 10, 64))).shape
+    >>> tuple(conv(keras.ops.ones((2, 10, 64))).shape)
     (2, 10, 64)
     """
 

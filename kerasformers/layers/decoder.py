@@ -52,7 +52,7 @@ class TransformerDecoderLayer(TransformerBlock):
     Example:
     >>> layer = TransformerDecoderLayer(num_heads=2, hidden_dim=64)
     >>> target, source = keras.ops.ones((2, 5, 32)), keras.ops.ones((2, 7, 32))
-    >>> layer(target, source).shape
+    >>> tuple(layer(target, source).shape)
     (2, 5, 32)
 
     References:

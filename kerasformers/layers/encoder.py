@@ -35,7 +35,7 @@ class TransformerEncoderLayer(TransformerBlock):
 
     Example:
     >>> layer = TransformerEncoderLayer(num_heads=8, key_dim=64, hidden_dim=2048)
-    >>> layer(keras.ops.ones((2, 10, 512))).shape
+    >>> tuple(layer(keras.ops.ones((2, 10, 512))).shape)
     (2, 10, 512)
     >>> layer = TransformerEncoderLayer(num_heads=2, hidden_dim=64, return_attention=True)
     >>> outputs, scores = layer(keras.ops.ones((2, 10, 32)))

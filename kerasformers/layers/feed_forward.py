@@ -32,7 +32,7 @@ class FeedForward(keras.layers.Layer):
 
     Example:
     >>> ff = FeedForward(hidden_dim=2048)
-    >>> ff(keras.ops.ones((2, 10, 512))).shape
+    >>> tuple(ff(keras.ops.ones((2, 10, 512))).shape)
     (2, 10, 512)
     """
 

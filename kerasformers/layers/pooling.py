@@ -28,7 +28,7 @@ class MaskedMeanPooling(keras.layers.Layer):
 
     Example:
     >>> x = keras.ops.ones((2, 3, 4))
-    >>> MaskedMeanPooling()(x, padding_mask=keras.ops.convert_to_tensor([[1, 1, 0], [0, 0, 0]], "bool")).shape
+    >>> tuple(MaskedMeanPooling()(x, padding_mask=keras.ops.convert_to_tensor([[1, 1, 0], [0, 0, 0]], "bool")).shape)
     (2, 4)
     """
 
