@@ -13,6 +13,7 @@ from kerasformers.checks import check_positive_real, check_rate
 from kerasformers.layers import (
     FeedForward,
     LearnedPositionalEmbedding,
+    LocalConvolution,
     MultiHeadAttention,
     PatchEmbedding,
     RotaryEmbedding,
@@ -53,6 +54,8 @@ CASES = [
      dict(vocabulary_size=10, max_length=8, embedding_dim=4, max_wavelength=100), IDS),
     ("patch_embedding", lambda: PatchEmbedding(patch_size=I64(4), embedding_dim=I32(8)),
      dict(patch_size=4, embedding_dim=8), IMAGES),
+    ("local_convolution", lambda: LocalConvolution(kernel_size=I64(3), layer_norm_epsilon=np.float64(1e-6)),
+     dict(kernel_size=3, layer_norm_epsilon=1e-6), SEQUENCE),
 ]
 IDS_OF_CASES = [case[0] for case in CASES]
 
