@@ -92,7 +92,7 @@ class TransformerClassifier(TaskModel, keras.Model):
         check_model_kwargs(type(self), kwargs)
         check_positive_int("num_classes", num_classes)
         check_choice("pooling", pooling, ("mean", "cls", "pooler", "max", "mean_max"))
-        check_positive_int("conv_kernel_size", conv_kernel_size, allow_none=True)
+        conv_kernel_size = check_positive_int("conv_kernel_size", conv_kernel_size, allow_none=True)
         dropout = check_rate("dropout", dropout)
         blocks = block_kwargs(model_dim, num_heads, hidden_dim, dropout, activation, normalize_first, layer_norm_epsilon)
 

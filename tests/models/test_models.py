@@ -157,6 +157,7 @@ def test_classifier_max_pooling_and_convolution_ignore_padding_and_pool_the_fina
     np.testing.assert_allclose(out, features @ kernel + bias, atol=1e-5)
     assert model.get_layer("local_convolution").kernel_size == 3
     assert kf.TransformerClassifier.from_config(model.get_config()).get_config() == model.get_config()
+    assert type(classifier(pooling=pooling, conv_kernel_size=np.int64(3)).get_config()["conv_kernel_size"]) is int
 
 
 def test_classifier_cls_pooling_and_probabilities():
