@@ -162,6 +162,16 @@ class Classification(base.Task):
                           help="default word_piece (ignored with --pretrained: the checkpoint's own)")
         fine_tuning.add_pretrained_arguments(groups["training"], "a BERT-family checkpoint")
         add_length_buckets_argument(groups["training"])
+        groups["training"].add_argument(
+            "--conv-kernel-size", type=positive_int, metavar="K",
+            help="a LocalConvolution of width K between the embeddings and the encoder (default none; 3 helped "
+                 "on SST-2 validation, see docs/benchmarks.md)")
+        groups["training"].add_argument("--pooling", choices=("mean", "max", "mean_max"),
+                                        help="pooling over the real tokens (default mean)")
+
+    def layer_overrides(self, options):
+        return {**super().layer_overrides(options), "conv_kernel_size": getattr(options, "conv_kernel_size", None),
+                "pooling": getattr(options, "pooling", None)}
 
     def prepare(self, options):
         fine_tuning.prepare_pretrained(self, options, "bert", PRETRAINED)

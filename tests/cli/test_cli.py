@@ -126,6 +126,7 @@ def test_generate(run_of, capsys, where):
 def test_generate_top_k_and_temperature(run_of, capsys):
     """`--sampler top_k --top-k 1` keeps only the best token: greedy, whatever the temperature."""
     run = run_of("language-model")
+    capsys.readouterr()  # the fixture's training output, when this test is the first to use it
     common = ["generate", str(run.run_dir), "KING:", "--max-new-tokens", "6"]
     assert cli.main(common) == 0
     greedy = capsys.readouterr().out

@@ -155,3 +155,17 @@ def test_dropout_overrides_the_preset_and_is_checked(tmp_path, capsys):
         run("classification", demo=True, dropout=1.0, output=tmp_path / "refused")
     assert cli.main(["train", "classification", "--demo", "--dropout", "-0.1"]) == 2
     assert "argument --dropout: must be in [0, 1), got -0.1" in capsys.readouterr().err
+
+
+def test_classification_takes_a_convolutional_front_end_and_a_pooling(tmp_path, capsys):
+    """`--conv-kernel-size` and `--pooling` reach the classifier; a pooling it does not offer is refused."""
+    from kerasformers import cli
+    from kerasformers.tasks import run
+
+    result = run("classification", demo=True, epochs=1, steps_per_epoch=2, batch_size=16, num_layers=1,
+                 model_dim=16, num_heads=2, hidden_dim=32, conv_kernel_size=3, pooling="mean_max", plots=False,
+                 export=False, output=tmp_path / "run")
+    config = keras.saving.load_model(result.model_path).get_config()
+    assert (config["conv_kernel_size"], config["pooling"]) == (3, "mean_max")
+    assert cli.main(["train", "classification", "--demo", "--pooling", "cls"]) == 2
+    assert "argument --pooling: invalid choice: 'cls'" in capsys.readouterr().err
