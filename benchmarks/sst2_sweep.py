@@ -75,7 +75,7 @@ def main(argv=None):
     parser.add_argument("--label-smoothing", type=RATE, nargs="+",
                         default=[quality.SST2_LABEL_SMOOTHING],
                         help="label smoothings to compare (default quality.SST2_LABEL_SMOOTHING)")
-    parser.add_argument("--front-ends", type=FrontEnd, nargs="+", default=[None],
+    parser.add_argument("--front-ends", type=front_end, nargs="+", default=[None],
                         help="front ends and poolings to compare, as [convK-]POOLING: e.g. mean conv3-mean_max "
                              "(default: the size's own)")
     args = parser.parse_args(argv)
@@ -110,7 +110,7 @@ def run(data_dir, seed, key, seconds, peak):
         return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
     name, ema, drop, decay, dropout, decay_w, smoothing, front = key
-    size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front or {}))
+    size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front_end_options(front) if front else {}))
     label = describe(key, peak) + f" seed {seed}"
     keras.utils.set_random_seed(seed)
     model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),
@@ -133,30 +133,26 @@ def grid(args):
             args.label_smoothing, args.front_ends)
 
 
-class FrontEnd(dict):
-    """`[convK-]POOLING` (argparse type): the classifier options `conv_kernel_size` and `pooling`, hashable."""
+def front_end(value):
+    """`[convK-]POOLING` (argparse type): the value itself, once `front_end_options` can read it."""
+    front_end_options(value)
+    return value
 
-    def __init__(self, value):
-        conv, _, pooling = value.rpartition("-")
-        if pooling not in ("mean", "max", "mean_max") or (conv and not (conv.startswith("conv") and
-                                                                        conv[4:].isdigit() and int(conv[4:]) > 0)):
-            raise argparse.ArgumentTypeError(f"expected [convK-]POOLING, e.g. mean or conv3-mean_max; received "
-                                             f"{value!r}")
-        super().__init__(pooling=pooling, conv_kernel_size=int(conv[4:]) if conv else None)
-        self.text = value
 
-    def __hash__(self):
-        return hash(self.text)
-
-    def __str__(self):
-        return self.text
+def front_end_options(value):
+    """The classifier options `conv_kernel_size` and `pooling` a `[convK-]POOLING` text names."""
+    conv, _, pooling = value.rpartition("-")
+    kernel = conv[4:] if conv.startswith("conv") else ""
+    if pooling not in ("mean", "max", "mean_max") or (conv and not (kernel.isdigit() and int(kernel) > 0)):
+        raise argparse.ArgumentTypeError(f"expected [convK-]POOLING, e.g. mean or conv3-mean_max; received {value!r}")
+    return {"pooling": pooling, "conv_kernel_size": int(kernel) if conv else None}
 
 
 def describe(key, peak):
     """A row label for one point of `grid`; weight decay and label smoothing are named only when they differ
     from the recipe's."""
     name, ema, drop, decay, dropout, weight_decay, label_smoothing, front = key
-    parts = [name] + ([str(front)] if front else [])
+    parts = [name] + ([front] if front else [])
     if dropout is not None:
         parts.append(f"dropout {dropout:g}")
     if ema:

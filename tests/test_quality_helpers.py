@@ -154,11 +154,11 @@ def test_sst2_sweep_labels_each_regularisation_point_and_refuses_bad_rates(capsy
 
     recipe = ("C", 0.9995, 0.0, 150.0, None, quality.SST2_WEIGHT_DECAY, quality.SST2_LABEL_SMOOTHING, None)
     assert sst2_sweep.describe(recipe, 3e-3) == "C, ema 0.9995, linear decay to 0 at 150 s, peak 0.003"
-    changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.5, 0.2, sst2_sweep.FrontEnd("conv3-mean_max"))
+    changed = ("C", 0.9995, 0.0, 150.0, 0.4, 0.5, 0.2, sst2_sweep.front_end("conv3-mean_max"))
     assert sst2_sweep.describe(changed, 3e-3) == ("C, conv3-mean_max, dropout 0.4, ema 0.9995, linear decay to 0 at "
                                                   "150 s, peak 0.003, weight decay 0.5, label smoothing 0.2")
-    assert dict(changed[-1]) == {"pooling": "mean_max", "conv_kernel_size": 3}
-    assert dict(sst2_sweep.FrontEnd("max")) == {"pooling": "max", "conv_kernel_size": None}
+    assert sst2_sweep.front_end_options(changed[-1]) == {"pooling": "mean_max", "conv_kernel_size": 3}
+    assert sst2_sweep.front_end_options(sst2_sweep.front_end("max")) == {"pooling": "max", "conv_kernel_size": None}
     assert sst2_sweep.RATE("0.4") == 0.4
     with pytest.raises(argparse.ArgumentTypeError, match="got 1.0"):
         sst2_sweep.RATE("1.0")

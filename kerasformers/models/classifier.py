@@ -111,8 +111,10 @@ class TransformerClassifier(TaskModel, keras.Model):
                                  name="local_convolution")(x)  # padding zeroed; the mask passes through
         x, encoder_layers, _ = encoder_stack(x, num_layers, **blocks)  # (batch, length, model_dim)
         if pooling in ("mean", "max", "mean_max"):  # over real tokens; all-padding rows give 0
-            pooled = [MaskedMeanPooling(name="mean_pooling")(x)] if pooling != "max" else []
-            if pooling != "mean":
+            pooled = []
+            if pooling in ("mean", "mean_max"):
+                pooled.append(MaskedMeanPooling(name="mean_pooling")(x))
+            if pooling in ("max", "mean_max"):
                 pooled.append(MaskedMaxPooling(name="max_pooling")(x))
             pooled = pooled[0] if len(pooled) == 1 else keras.layers.Concatenate(name="mean_max")(pooled)
         else:

@@ -40,7 +40,7 @@ def test_reads_keras_masks_and_passes_them_on():
     convolved = LocalConvolution(3)(x)
     encoded = TransformerEncoderLayer(num_heads=2, hidden_dim=8)(convolved)  # sees the mask only if passed on
     model = keras.Model(inputs, encoded)
-    short = keras.Model(inputs, encoded).predict(ids[:1, :3], verbose=0)
+    short = model.predict(ids[:1, :3], verbose=0)
     np.testing.assert_allclose(model.predict(ids, verbose=0)[0, :3], short[0], atol=1e-5)
     assert LocalConvolution(3).compute_mask(X, MASK) is MASK
 
