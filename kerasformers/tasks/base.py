@@ -271,7 +271,8 @@ def run(task, options=None, **overrides):
     state.train_data, state.validation_data = task.build_datasets(state)
     state.model = task.build_model(state)
     task.compile(state)
-    print(f"{type(state.model).__name__} ({model_origin(options)}): {state.model.count_params():,} parameters")
+    origin = model_origin(options, task.layer_overrides(options))
+    print(f"{type(state.model).__name__} ({origin}): {state.model.count_params():,} parameters")
     state.history = task.fit(state)
     if state.num_processes > 1:
         # The weights are spread over every process' devices: the chief goes on alone with a copy of its own.
@@ -379,18 +380,27 @@ def _finish(state, samples, elapsed):
 
 
 # ------------------------------------------------------------------------------ shared steps
-def model_origin(options):
+def model_origin(options, task_options=()):
     """What the model was built from, as the run prints it: a checkpoint, or a preset and the flags that change it.
+
+    Args:
+        options: the run's resolved options.
+        task_options: names of the task's own architecture options besides the shared `--num-layers`,
+            `--model-dim`, ... (a task's `layer_overrides` keys; names that are not options are passed over).
 
     Example:
     >>> import argparse
     >>> model_origin(argparse.Namespace(preset="mini", num_layers=1, model_dim=None, num_heads=2, hidden_dim=None))
     'mini with --num-layers 1 --num-heads 2'
+    >>> model_origin(argparse.Namespace(preset="tiny", num_layers=None, conv_kernel_size=3), ["conv_kernel_size"])
+    'tiny with --conv-kernel-size 3'
     """
     pretrained = getattr(options, "pretrained", None)
     if pretrained:
         return str(pretrained)
-    changed = [f"--{name.replace('_', '-')} {getattr(options, name)}" for name, _ in arguments.LAYER_OPTIONS
+    names = [name for name, _ in arguments.LAYER_OPTIONS]
+    names += [name for name in task_options if name not in names]
+    changed = [f"--{name.replace('_', '-')} {getattr(options, name)}" for name in names
                if getattr(options, name, None) is not None]
     return " ".join([f"{options.preset} with" if changed else options.preset, *changed])
 

@@ -167,5 +167,7 @@ def test_classification_takes_a_convolutional_front_end_and_a_pooling(tmp_path, 
                  export=False, output=tmp_path / "run")
     config = keras.saving.load_model(result.model_path).get_config()
     assert (config["conv_kernel_size"], config["pooling"]) == (3, "mean_max")
+    assert ("TransformerClassifier (tiny with --num-layers 1 --model-dim 16 --num-heads 2 --hidden-dim 32 "
+            "--conv-kernel-size 3 --pooling mean_max): ") in capsys.readouterr().out
     assert cli.main(["train", "classification", "--demo", "--pooling", "cls"]) == 2
     assert "argument --pooling: invalid choice: 'cls'" in capsys.readouterr().err
