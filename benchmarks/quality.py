@@ -464,11 +464,12 @@ SST2_ALONE = "one member alone: kerasformers TransformerClassifier"
 
 def sst2_recipe():
     """How our SST-2 recipe differs from the plain one, for the report's row label."""
-    parts = [f"dropout {SST2_SIZE['dropout']:g}", f"weight decay {SST2_WEIGHT_DECAY:g}", f"EMA {SST2_EMA:g}"]
+    parts = []
     if SST2_SIZE.get("conv_kernel_size"):
-        parts.insert(0, f"convolution {SST2_SIZE['conv_kernel_size']}")
+        parts.append(f"convolution {SST2_SIZE['conv_kernel_size']}")
     if SST2_SIZE.get("pooling", "mean") != "mean":
-        parts.insert(len(parts) - 3, f"{SST2_SIZE['pooling'].replace('_', '+')} pooling")
+        parts.append(f"{SST2_SIZE['pooling'].replace('_', '+')} pooling")
+    parts += [f"dropout {SST2_SIZE['dropout']:g}", f"weight decay {SST2_WEIGHT_DECAY:g}", f"EMA {SST2_EMA:g}"]
     if SST2_TOKEN_DROPOUT:
         parts.append(f"word dropout {SST2_TOKEN_DROPOUT:g}")
     if SST2_DECAY_S:

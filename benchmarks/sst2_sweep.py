@@ -110,7 +110,8 @@ def run(data_dir, seed, key, seconds, peak):
         return float((np.asarray(probs).argmax(-1) == np.asarray(val.labels)).mean())
 
     name, ema, drop, decay, dropout, decay_w, smoothing, front = key
-    size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}), **(front_end_options(front) if front else {}))
+    size = dict(SIZES[name], **({} if dropout is None else {"dropout": dropout}),
+                **(front_end_options(front) if front else {}))
     label = describe(key, peak) + f" seed {seed}"
     keras.utils.set_random_seed(seed)
     model = quality.sst2_classifier(tokenizer, 64, size, ema=ema or None, time_scheduled=bool(decay),

@@ -240,3 +240,11 @@ def test_restart_keeps_a_learning_rate_given_as_a_number():
     quality.restart(model, model.get_weights())
     assert int(model.optimizer.iterations) == 0
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-3)
+
+
+def test_sst2_recipe_label_names_the_front_end_first(monkeypatch):
+    monkeypatch.setattr(quality, "SST2_SIZE", dict(quality.SST2_SIZE, conv_kernel_size=3, pooling="mean_max"))
+    label = quality.sst2_recipe()
+    assert label.startswith(f"convolution 3, mean+max pooling, dropout {quality.SST2_SIZE['dropout']:g}, weight decay")
+    monkeypatch.setattr(quality, "SST2_SIZE", dict(quality.SST2_SIZE, conv_kernel_size=None, pooling="mean"))
+    assert quality.sst2_recipe().startswith(f"dropout {quality.SST2_SIZE['dropout']:g}, weight decay")

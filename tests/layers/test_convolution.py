@@ -67,4 +67,3 @@ def test_bad_input():
         LocalConvolution(3)(X, padding_mask=MASK[:, :4])
     with pytest.raises(ValueError, match="kernal_initializer.*kernel_initializer"):
         LocalConvolution(3, kernal_initializer="zeros")
-

@@ -90,4 +90,3 @@ def test_max_bad_input():
         MaskedMaxPooling()(X, padding_mask=MASK[:, :4])
     with pytest.raises(ValueError, match="window"):
         MaskedMaxPooling(window=2)
-
